@@ -1,0 +1,30 @@
+# segpipe: the two commands of the README are `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(abspath $(VENV))/bin
+CORES ?= 2
+# Build inputs of the package: a change to any of these reinstalls it (and rebuilds the extension).
+PACKAGE_INPUTS := pyproject.toml $(shell find cpp_ext -type f 2>/dev/null) workflows/schemas/config.schema.yaml
+
+.PHONY: setup run test clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: $(PACKAGE_INPUTS)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch first and pinned: on CPU machines this takes the local CPU wheel, never CUDA packages.
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+## run: set up, then run the default workflow (synthetic data, CPU) to results/report.html
+run: setup
+	PATH="$(BIN):$$PATH" snakemake --cores $(CORES) --workflow-profile workflows/profiles/default
+
+## test: set up, then run the whole test suite
+test: setup
+	PATH="$(BIN):$$PATH" pytest -n $(CORES)
+
+clean:
+	rm -rf build results .snakemake

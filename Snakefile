@@ -1,0 +1,24 @@
+# segpipe workflow: raw images -> preprocess -> train -> predict -> evaluate -> report.
+# Each rule runs one `segpipe <stage>` command; the Python package does the work.
+#
+#   snakemake --cores 8                  # everything (target `all`) on config.yaml
+#   snakemake --cores 8 train            # up to trained models
+#   snakemake -n all                     # show the whole DAG
+#   snakemake --workflow-profile workflows/profiles/slurm   # on a SLURM cluster
+
+configfile: "config.yaml"
+
+
+include: "workflows/rules/common.smk"
+include: "workflows/rules/data.smk"
+include: "workflows/rules/preprocess.smk"
+include: "workflows/rules/train.smk"
+include: "workflows/rules/predict.smk"
+include: "workflows/rules/evaluate.smk"
+include: "workflows/rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        REPORT,

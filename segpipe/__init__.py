@@ -1,0 +1,3 @@
+"""segpipe: topology-aware medical image segmentation, from raw files to an evaluation report."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,38 @@
+"""Options and helpers shared by the sub-commands."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from segpipe.config import load_config
+
+
+def add_config_option(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    """Add ``--config PATH``: the YAML configuration, validated before any work starts."""
+    parser.add_argument(
+        "--config", type=Path, required=required, metavar="YAML",
+        help="configuration file (validated against workflows/schemas/config.schema.yaml)",
+    )
+
+
+def add_threads_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--threads N`` (Snakemake passes ``{threads}``)."""
+    parser.add_argument(
+        "--threads", type=int, default=max(1, os.cpu_count() or 1), metavar="N",
+        help="CPU threads to use (default: all cores)",
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """Load and validate the configuration named by ``--config``."""
+    return load_config(args.config)
+
+
+def set_torch_threads(threads: int) -> None:
+    """Limit torch's intra-op thread pool to ``threads``."""
+    import torch
+
+    torch.set_num_threads(max(1, threads))

@@ -1,0 +1,184 @@
+"""Load and validate segpipe configuration files.
+
+The schema lives in ``workflows/schemas/config.schema.yaml`` (shipped inside the package as
+``segpipe/schemas/config.schema.yaml`` in wheels). Validation collects every problem, fills the
+schema's defaults, and reports each problem with its key path and the allowed values.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import Iterator, Mapping
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from segpipe.errors import ConfigError
+from segpipe.fsutil import atomic_open
+
+_SCHEMA_CANDIDATES = (
+    Path(__file__).parent / "schemas" / "config.schema.yaml",
+    Path(__file__).resolve().parents[1] / "workflows" / "schemas" / "config.schema.yaml",
+)
+
+
+def schema_path() -> Path:
+    """Return the path of the configuration schema."""
+    for candidate in _SCHEMA_CANDIDATES:
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError("config.schema.yaml not found beside the package or in workflows/schemas")
+
+
+@functools.lru_cache(maxsize=1)
+def load_schema() -> dict[str, Any]:
+    """Return the parsed configuration schema."""
+    with open(schema_path(), encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def _with_defaults(validator_class: type) -> type:
+    """Extend a jsonschema validator so that ``properties`` fills in missing defaults."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator: Any, properties: Mapping[str, Any], instance: Any, schema: Any) -> Iterator[Any]:
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema and name not in instance:
+                    instance[name] = copy.deepcopy(subschema["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+def _key_path(error: jsonschema.ValidationError) -> str:
+    parts = [str(part) for part in error.absolute_path]
+    return ".".join(parts) if parts else "<top level>"
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    """Turn one jsonschema error into a sentence naming the key and what is allowed."""
+    key = _key_path(error)
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator == "additionalProperties":
+        allowed = sorted(schema.get("properties", {}))
+        known = set(allowed)
+        unknown = sorted(k for k in error.instance if k not in known) if isinstance(error.instance, dict) else []
+        where = "" if key == "<top level>" else f" in '{key}'"
+        names = ", ".join(repr(k) for k in unknown)
+        return f"unknown key {names}{where}; allowed keys: {', '.join(allowed) or '(none)'}"
+    if error.validator == "enum":
+        allowed = ", ".join(repr(v) for v in error.validator_value)
+        return f"'{key}' is {error.instance!r}; allowed values: {allowed}"
+    if error.validator == "type":
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        return f"'{key}' must be of type {expected}, got {error.instance!r}"
+    if error.validator == "required":
+        return f"'{key}' is missing a required key: {error.message.split()[0]}"
+    return f"'{key}': {error.message}"
+
+
+def validate_config(config: dict[str, Any], *, source: str = "config") -> dict[str, Any]:
+    """Validate ``config`` in place against the schema and fill in defaults.
+
+    Parameters
+    ----------
+    config
+        Parsed configuration (modified in place: defaults are added).
+    source
+        Name of the configuration's origin, used in error messages.
+
+    Returns
+    -------
+    dict
+        The same mapping, with defaults filled in.
+
+    Raises
+    ------
+    ConfigError
+        Listing every problem found, each with its key path and the allowed values.
+    """
+    if not isinstance(config, dict):
+        raise ConfigError("the configuration must be a mapping of keys to values", where=source)
+    schema = load_schema()
+    validator_class = _with_defaults(jsonschema.validators.validator_for(schema))
+    validator = validator_class(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
+    problems = [_describe(error) for error in errors]
+    problems.extend(_semantic_problems(config))
+    if problems:
+        listing = "\n  - ".join(dict.fromkeys(problems))
+        raise ConfigError(
+            f"invalid configuration:\n  - {listing}",
+            where=source,
+            fix=f"edit the keys named above; every key is documented in {schema_path().name}",
+        )
+    return config
+
+
+def _semantic_problems(config: dict[str, Any]) -> list[str]:
+    """Checks that JSON schema cannot express: cross references and input paths."""
+    problems: list[str] = []
+    dataset = config.get("dataset", {})
+    if dataset.get("source") == "directory":
+        path = dataset.get("path")
+        if not path:
+            problems.append("'dataset.path' must be set when 'dataset.source' is 'directory'")
+        elif not Path(path).is_dir():
+            problems.append(f"'dataset.path' is {path!r}, which is not an existing directory")
+    defined = set(config.get("losses", {}))
+    for name in config.get("experiments", {}).get("losses", []):
+        if name not in defined:
+            problems.append(
+                f"'experiments.losses' names {name!r}, which is not defined under 'losses'; "
+                f"defined: {', '.join(sorted(defined)) or '(none)'}"
+            )
+    return problems
+
+
+def load_config(path: str | PathLike[str]) -> dict[str, Any]:
+    """Read a YAML configuration file, validate it and fill in defaults.
+
+    Parameters
+    ----------
+    path
+        Path of the YAML file.
+
+    Returns
+    -------
+    dict
+        The validated configuration.
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, is not valid YAML, or does not satisfy the schema.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError("configuration file not found", where=path, fix="pass the path of an existing YAML file")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            config = yaml.safe_load(handle) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not valid YAML: {exc}", where=path, fix="correct the YAML syntax at the position shown") from exc
+    return validate_config(config, source=str(path))
+
+
+def write_config_snapshot(path: str | PathLike[str], config: dict[str, Any]) -> Path:
+    """Write the effective configuration to ``path`` unless it already holds exactly that.
+
+    Leaving an unchanged snapshot untouched keeps its timestamp, so that workflow engines do not
+    see a change where there is none.
+    """
+    path = Path(path)
+    text = yaml.safe_dump(config, sort_keys=False)
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        with atomic_open(path) as handle:
+            handle.write(text)
+    return path

@@ -1,0 +1,1 @@
+"""Datasets: synthetic generators, dataset layouts and the case manifest shared by all stages."""

@@ -1,0 +1,64 @@
+"""Experiment grids: which runs a workflow trains, and how a run is named.
+
+A run is one training of one loss on one label type and training set with one framework and seed.
+Its identifier, ``{loss}.{label_type}.{training_set}.{framework}.s{seed}``, names its directory
+under ``results/runs/`` and is the ``{run}`` wildcard of the workflow.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+from segpipe.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One point of the experiment grid."""
+
+    loss: str
+    label_type: str
+    training_set: str
+    framework: str
+    seed: int
+
+    @property
+    def run_id(self) -> str:
+        """Identifier used in paths and as the workflow's ``{run}`` wildcard."""
+        return f"{self.loss}.{self.label_type}.{self.training_set}.{self.framework}.s{self.seed}"
+
+    @classmethod
+    def parse(cls, run_id: str) -> RunSpec:
+        """Inverse of :attr:`run_id`.
+
+        Raises
+        ------
+        ConfigError
+            If ``run_id`` does not have the five dot-separated parts.
+        """
+        parts = run_id.split(".")
+        if len(parts) != 5 or not parts[4].startswith("s") or not parts[4][1:].isdigit():
+            raise ConfigError(
+                f"malformed run identifier {run_id!r}",
+                fix="use {loss}.{label_type}.{training_set}.{framework}.s{seed}, e.g. dicece.accurate.large.plain.s0",
+            )
+        return cls(parts[0], parts[1], parts[2], parts[3], int(parts[4][1:]))
+
+
+def expand_grid(grid: dict[str, Any]) -> list[RunSpec]:
+    """Return every run of an ``experiments``-style grid, in a stable order.
+
+    Parameters
+    ----------
+    grid
+        Mapping with lists under ``losses``, ``label_types``, ``training_sets``, ``frameworks`` and
+        ``seeds`` (the ``experiments`` section of the configuration).
+    """
+    return [
+        RunSpec(loss, label_type, training_set, framework, int(seed))
+        for loss, label_type, training_set, framework, seed in itertools.product(
+            grid["losses"], grid["label_types"], grid["training_sets"], grid["frameworks"], grid["seeds"]
+        )
+    ]

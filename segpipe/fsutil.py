@@ -1,0 +1,89 @@
+"""Atomic file output: a file either exists complete or not at all.
+
+Writers produce a temporary file beside the destination (same directory, so the final
+``os.replace`` is atomic on POSIX) that keeps the destination's suffixes, because libraries such as
+nibabel and SimpleITK choose the format from the file name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+
+def _temporary_sibling(path: Path) -> Path:
+    suffixes = "".join(path.suffixes)
+    stem = path.name[: len(path.name) - len(suffixes)] if suffixes else path.name
+    return path.with_name(f".{stem}.tmp-{os.getpid()}{suffixes}")
+
+
+def write_atomically(path: str | os.PathLike[str], writer: Callable[[Path], Any]) -> Path:
+    """Call ``writer(tmp_path)`` and move the result to ``path`` atomically.
+
+    Parameters
+    ----------
+    path
+        Final destination. Parent directories are created.
+    writer
+        Function that writes the complete file to the temporary path it is given.
+
+    Returns
+    -------
+    Path
+        The destination path.
+    """
+    destination = Path(path)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    temporary = _temporary_sibling(destination)
+    try:
+        writer(temporary)
+        with open(temporary, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temporary, destination)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+    return destination
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike[str], mode: str = "w", **kwargs: Any) -> Iterator[Any]:
+    """Open a temporary file for writing that replaces ``path`` only if the block succeeds.
+
+    Parameters
+    ----------
+    path
+        Final destination.
+    mode
+        ``"w"`` (text) or ``"wb"`` (binary).
+    **kwargs
+        Passed to :func:`open` (e.g. ``newline=""`` for CSV).
+    """
+    if mode not in ("w", "wb"):
+        raise ValueError(f"atomic_open supports modes 'w' and 'wb', not {mode!r}")
+    destination = Path(path)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    temporary = _temporary_sibling(destination)
+    handle = open(temporary, mode, **kwargs)
+    try:
+        yield handle
+        handle.flush()
+        os.fsync(handle.fileno())
+        handle.close()
+        os.replace(temporary, destination)
+    finally:
+        handle.close()
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+
+
+def write_json(path: str | os.PathLike[str], data: Any) -> Path:
+    """Write ``data`` as indented JSON, atomically."""
+    with atomic_open(path) as handle:
+        json.dump(data, handle, indent=2, sort_keys=False)
+        handle.write("\n")
+    return Path(path)

@@ -1,0 +1,57 @@
+"""Configuration loading and validation."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from segpipe.cli import main
+from segpipe.config import load_config, validate_config
+from segpipe.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_default_config_is_valid_and_gets_defaults():
+    config = load_config(REPO / "config.yaml")
+    assert config["train"]["patch_size"] is None
+    assert config["experiments"]["losses"] == ["dicece"]
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ({"trian": {}}, "unknown key 'trian'; allowed keys: dataset"),
+        ({"train": {"netwrk": {}}}, "unknown key 'netwrk' in 'train'; allowed keys: batch_size"),
+        ({"train": {"network": {"name": "vnet"}}}, "'train.network.name' is 'vnet'; allowed values: 'unet', 'dynunet'"),
+        ({"train": {"iterations": "many"}}, "'train.iterations' must be of type integer, got 'many'"),
+        ({"experiments": {"losses": ["cldice"]}}, "names 'cldice', which is not defined under 'losses'"),
+        ({"dataset": {"source": "directory", "path": "/no/such/dir"}}, "'/no/such/dir', which is not an existing directory"),
+    ],
+)
+def test_invalid_config_names_key_and_allowed_values(config, expected):
+    with pytest.raises(ConfigError) as info:
+        validate_config(config)
+    assert expected in str(info.value)
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(ConfigError) as info:
+        validate_config({"train": {"iterations": 0, "device": "tpu"}, "bogus": 1})
+    message = str(info.value)
+    assert "bogus" in message and "train.iterations" in message and "train.device" in message
+
+
+def test_cli_reports_config_error_without_traceback(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"train": {"batch_size": -1}}))
+    assert main(["config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "train.batch_size" in err and "Traceback" not in err
+
+
+def test_cli_reports_yaml_syntax_error(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train: [unclosed\n")
+    assert main(["config", str(bad)]) == 2
+    assert "not valid YAML" in capsys.readouterr().err
