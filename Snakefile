@@ -2,11 +2,16 @@
 # Each rule runs one `segpipe <stage>` command; the Python package does the work.
 #
 #   snakemake --cores 8                  # everything (target `all`) on config.yaml
+#   snakemake --cores 2 --configfile tests/configs/smoke.yaml   # the tiny smoke configuration
 #   snakemake --cores 8 train            # up to trained models
 #   snakemake -n all                     # show the whole DAG
 #   snakemake --workflow-profile workflows/profiles/slurm   # on a SLURM cluster
 
-configfile: "config.yaml"
+from pathlib import Path
+
+# The default configuration beside this Snakefile (so that `snakemake -s path/to/Snakefile` works from
+# any directory); `--configfile other.yaml` is merged over it.
+configfile: Path(workflow.basedir) / "config.yaml"
 
 
 include: "workflows/rules/common.smk"

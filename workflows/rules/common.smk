@@ -18,7 +18,12 @@ RESULTS = Path(config["results_dir"])
 LOGS = RESULTS / "logs"
 BENCHMARKS = RESULTS / "benchmarks"
 
-# Every `segpipe` command reads this snapshot of the validated configuration (defaults filled in).
+# Every `segpipe` command reads this snapshot of the validated configuration (defaults filled in),
+# so that a command run by hand later sees exactly what the workflow used. It is written while the
+# workflow is parsed, and only when its content changes. It is deliberately not an input of the
+# rules: its timestamp would re-run every stage after any change. Instead each rule carries the
+# configuration section it depends on in `params:`, and Snakemake's params rerun-trigger re-runs
+# exactly the stages whose settings changed (and, through their outputs, everything downstream).
 CONFIG_SNAPSHOT = RESULTS / "config.yaml"
 write_config_snapshot(CONFIG_SNAPSHOT, dict(config))
 
@@ -34,6 +39,10 @@ MANIFEST = PREPROCESSED / "manifest.json"
 FINGERPRINT = PREPROCESSED / "fingerprint.json"
 RUN_DIR = str(RESULTS / "runs" / "{run}")
 REPORT = RESULTS / "report.html"
+METRICS = RESULTS / "metrics.csv"  # every run's per-case metrics in one table
+
+# GPUs a job asks the scheduler for: one when the stage is set to run on CUDA.
+GPUS = {stage: int(config[stage]["device"] == "cuda") for stage in ("train", "predict")}
 
 
 wildcard_constraints:

@@ -1,0 +1,37 @@
+"""``segpipe evaluate``: per-case metrics of a predictions directory."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from segpipe.cli.common import add_config_option, add_threads_option, config_from_args, set_torch_threads
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``segpipe evaluate``."""
+    parser = subparsers.add_parser(
+        "evaluate", help="score predictions against the reference labels (one CSV row per case)",
+        description=(
+            "Compute the metrics of `evaluate.metrics` for every predicted case against its `evaluate.label_type` "
+            "label file, in physical units. Empty masks: Dice 1 if both are empty, else 0; HD95 0 if both are empty, "
+            "the image diagonal if only one is."
+        ),
+    )
+    add_config_option(parser)
+    parser.add_argument("--manifest", type=Path, required=True, help="manifest.json written by `segpipe preprocess`")
+    parser.add_argument("--predictions", type=Path, required=True, metavar="DIR", help="directory written by `segpipe predict`")
+    parser.add_argument("--out", type=Path, required=True, metavar="CSV", help="per-case metrics CSV")
+    add_threads_option(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate ``args.predictions``."""
+    config = config_from_args(args)
+    set_torch_threads(1)  # parallel over cases instead
+    from segpipe.evaluate import evaluate
+
+    out = evaluate(config, args.manifest, args.predictions, args.out, threads=args.threads)
+    print(f"segpipe evaluate: wrote {out}")
+    return 0

@@ -1,0 +1,334 @@
+"""Train one run: a MONAI network on the run's label type and training set with the run's loss.
+
+``train()`` reads everything it needs from the configuration, the manifest written by
+``segpipe preprocess`` and the run identifier (``{loss}.{label_type}.{training_set}.{framework}.s{seed}``).
+
+Outputs in the run directory
+----------------------------
+``checkpoints/checkpoint_NNNNNNNN.pt``
+    Every ``train.checkpoint_every`` iterations (atomic): model, optimizer, scheduler, iteration,
+    RNG states, the data-order state and the log so far. Re-running the same command resumes from
+    the newest one; since batch ``t`` depends only on the seed and ``t``
+    (:mod:`segpipe.batches`), the resumed run ends with the same weights as an uninterrupted one.
+    A checkpoint written with different settings is discarded. The directory is removed when
+    training completes.
+``train_log.csv``
+    One row per iteration: ``iteration, loss, loss_<term>..., lr, seconds, val_dice`` (``val_dice``
+    every ``train.validate_every`` iterations and at the end, else empty).
+``model.pt``
+    Weights plus what prediction needs (:mod:`segpipe.models.bundle`); written last.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import shutil
+import sys
+import time
+from collections.abc import Mapping
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from segpipe.batches import BatchSource, SamplingSettings, make_training_case, sample_shape
+from segpipe.checkpoint import (
+    capture_rng_state,
+    list_checkpoints,
+    load_latest_checkpoint,
+    restore_rng_state,
+    save_checkpoint,
+    seed_everything,
+)
+from segpipe.data.lookup import load_manifest_case
+from segpipe.data.manifest import Case, Manifest
+from segpipe.errors import ConfigError, InputError
+from segpipe.experiments import RunSpec
+from segpipe.fsutil import atomic_open
+from segpipe.inference import predict_probability, resolve_device
+from segpipe.losses import CompositeLoss, Progress, TermContext, build_loss
+from segpipe.metrics import CaseInputs, get_metric
+from segpipe.models.bundle import ModelInfo, save_model
+from segpipe.models.networks import NetworkSpec, build_network
+
+#: Settings under ``train`` that do not change the trained weights (excluded from the fingerprint).
+_NO_EFFECT = ("device", "num_workers", "checkpoint_every", "validate_every")
+#: Frameworks ``segpipe train`` implements (a run identifier's fourth part).
+FRAMEWORKS = ("plain",)
+
+
+def training_settings(config: Mapping[str, Any], run_id: str) -> dict[str, Any]:
+    """The settings that determine a run's trained weights.
+
+    Used as the run's checkpoint fingerprint and as the workflow's ``params`` of the train rule, so
+    that changing any of them (and nothing else) retrains the run.
+    """
+    loss = RunSpec.parse(run_id).loss
+    return {
+        "run": run_id,
+        "train": {key: value for key, value in config["train"].items() if key not in _NO_EFFECT},
+        "loss": config["losses"].get(loss),
+        "normalisation": config["preprocess"]["normalisation"],
+    }
+
+
+def _fingerprint(settings: Mapping[str, Any], case_ids: list[str]) -> str:
+    text = json.dumps({"settings": settings, "cases": case_ids}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _check_run(run: RunSpec, manifest: Manifest, manifest_path: Path) -> list[Case]:
+    """Check the run against the manifest; return its training cases."""
+    if run.framework not in FRAMEWORKS:
+        raise ConfigError(
+            f"run {run.run_id!r} uses framework {run.framework!r}, which `segpipe train` does not implement",
+            fix=f"use one of: {', '.join(FRAMEWORKS)}",
+        )
+    if run.label_type not in manifest.label_types:
+        raise InputError(
+            f"run {run.run_id!r} trains on {run.label_type!r} labels, but the manifest has only "
+            f"{', '.join(manifest.label_types) or '(none)'}", where=manifest_path,
+            fix="choose a label type the dataset provides (the second part of the run identifier)",
+        )
+    if run.training_set not in ("large", "small"):
+        raise ConfigError(
+            f"run {run.run_id!r} names training set {run.training_set!r}", fix="use 'large' or 'small' (third part)"
+        )
+    cases = manifest.training_cases(run.training_set)
+    if not cases:
+        raise InputError(
+            f"the manifest has no training cases in the {run.training_set!r} training set", where=manifest_path,
+            fix="check the dataset's splits (and its small-set list for 'small')",
+        )
+    return cases
+
+
+def _check_patch_size(patch_size: list[int] | None, spec: NetworkSpec) -> tuple[int, ...] | None:
+    if patch_size is None:
+        return None
+    if len(patch_size) != spec.dimensions:
+        raise ConfigError(
+            f"'train.patch_size' has {len(patch_size)} values but the images are {spec.dimensions}-D",
+            fix=f"give {spec.dimensions} sizes, or null to train on whole images",
+        )
+    if any(p % spec.divisor for p in patch_size):
+        raise ConfigError(
+            f"'train.patch_size' {list(patch_size)} is not divisible by {spec.divisor} (the product of "
+            "'train.network.strides')", fix=f"use multiples of {spec.divisor}",
+        )
+    return tuple(int(p) for p in patch_size)
+
+
+def _label(case: Case, data: Any, label_type: str, manifest_path: Path) -> np.ndarray:
+    if label_type not in data.labels:
+        raise InputError(
+            f"case {case.case_id} has no {label_type!r} label in its preprocessed file", where=manifest_path,
+            fix="re-run `segpipe preprocess` on a dataset that provides this label type",
+        )
+    return data.labels[label_type]
+
+
+def _optimizer(train: Mapping[str, Any], parameters: Any) -> torch.optim.Optimizer:
+    name, lr, decay = train["optimizer"], float(train["learning_rate"]), float(train["weight_decay"])
+    if name == "adamw":
+        return torch.optim.AdamW(parameters, lr=lr, weight_decay=decay)
+    if name == "adam":
+        return torch.optim.Adam(parameters, lr=lr, weight_decay=decay)
+    return torch.optim.SGD(parameters, lr=lr, weight_decay=decay, momentum=0.99, nesterov=True)
+
+
+def _scheduler(train: Mapping[str, Any], optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
+    total, name = int(train["iterations"]), train["lr_schedule"]
+    if name == "poly":  # nnU-Net: lr * (1 - t / T) ** 0.9
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: (1.0 - min(step, total) / total) ** 0.9)
+    if name == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+
+
+def _validation_cases(
+    manifest: Manifest, manifest_path: Path, label_type: str
+) -> list[tuple[np.ndarray, np.ndarray, tuple[float, ...]]]:
+    """Image, label and spacing of every validation case."""
+    cases = []
+    for case in manifest.select(split="val"):
+        data = load_manifest_case(manifest_path, case)
+        cases.append((data.image, _label(case, data, label_type, manifest_path), data.geometry.array_spacing))
+    return cases
+
+
+def _validation_dice(
+    network: torch.nn.Module, spec: NetworkSpec, cases: list[tuple[np.ndarray, np.ndarray, tuple[float, ...]]],
+    patch_size: tuple[int, ...] | None, device: torch.device, threshold: float,
+) -> float:
+    """Mean Dice of the network's thresholded predictions on the validation cases."""
+    dice = get_metric("dice")
+    network.eval()
+    scores = [
+        dice(CaseInputs(predict_probability(network, image, spec, patch_size=patch_size, device=device) >= threshold,
+                        label.astype(bool), spacing))["dice"]
+        for image, label, spacing in cases
+    ]
+    network.train()
+    return float(np.mean(scores))
+
+
+def _write_log(path: Path, rows: list[dict[str, Any]], columns: list[str]) -> None:
+    with atomic_open(path, newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _configure_determinism(deterministic: bool) -> None:
+    torch.backends.cudnn.deterministic = deterministic
+    torch.backends.cudnn.benchmark = not deterministic
+
+
+def train(
+    config: Mapping[str, Any],
+    manifest_path: str | PathLike[str],
+    run_id: str,
+    out_dir: str | PathLike[str],
+    *,
+    show_progress: bool = True,
+) -> Path:
+    """Train run ``run_id`` and write ``model.pt`` and ``train_log.csv`` to ``out_dir``.
+
+    Parameters
+    ----------
+    config
+        Validated configuration (sections ``train``, ``losses``, ``preprocess``, ``predict``).
+    manifest_path
+        ``manifest.json`` written by ``segpipe preprocess``.
+    run_id
+        ``{loss}.{label_type}.{training_set}.{framework}.s{seed}``.
+    out_dir
+        Run directory. Checkpoints found in ``out_dir/checkpoints`` from an interrupted run with
+        the same settings are resumed.
+    show_progress
+        Show a tqdm progress bar on stderr.
+
+    Returns
+    -------
+    Path
+        Path of ``model.pt``.
+
+    Raises
+    ------
+    ConfigError, InputError
+        If the run identifier, the configuration and the manifest do not fit together.
+    """
+    from tqdm import tqdm
+
+    run = RunSpec.parse(run_id)
+    manifest_path, out_dir = Path(manifest_path), Path(out_dir)
+    manifest = Manifest.load(manifest_path)
+    train_cases = _check_run(run, manifest, manifest_path)
+    settings = config["train"]
+    total = int(settings["iterations"])
+    device = resolve_device(settings["device"], key="train.device")
+    _configure_determinism(bool(settings["deterministic"]))
+
+    spec = NetworkSpec.from_config(
+        settings["network"], dimensions=manifest.dimensions, in_channels=manifest.channels, output=settings["output"]
+    )
+    patch_size = _check_patch_size(settings["patch_size"], spec)
+    fingerprint_path = manifest_path.parent / "fingerprint.json"
+    dataset_fingerprint = json.loads(fingerprint_path.read_text()) if fingerprint_path.is_file() else {}
+    loss = build_loss(run.loss, config["losses"], TermContext(settings["output"], spec.dimensions, run.label_type, dataset_fingerprint))
+
+    sampling = SamplingSettings.from_config(settings, spec.divisor)
+    loaded = [(case, load_manifest_case(manifest_path, case)) for case in train_cases]
+    shape = sample_shape(sampling, [data.spatial_shape for _, data in loaded])
+    cases = []
+    for case, data in loaded:
+        label = _label(case, data, run.label_type, manifest_path)
+        cases.append(make_training_case(case.case_id, data.image, label, loss.case_extras(data, label), shape))
+    del loaded
+    validation = _validation_cases(manifest, manifest_path, run.label_type)
+    source = BatchSource(cases, sampling, shape, run.seed, loss.sample_extras)
+
+    seed_everything(run.seed)
+    network = build_network(spec).to(device)
+    optimizer = _optimizer(settings, network.parameters())
+    scheduler = _scheduler(settings, optimizer)
+    columns = ["iteration", "loss", *(f"loss_{key}" for key in loss.keys), "lr", "seconds", "val_dice"]
+    rows: list[dict[str, Any]] = []
+    start = 0
+    fingerprint = _fingerprint(training_settings(config, run_id), [case.case_id for case in train_cases])
+    checkpoint_dir = out_dir / "checkpoints"
+    state = load_latest_checkpoint(checkpoint_dir, map_location=device)
+    if state is not None and state.get("fingerprint") != fingerprint:
+        print(f"segpipe train: checkpoints in {checkpoint_dir} were written with other settings; starting over",
+              file=sys.stderr)
+        for stale in list_checkpoints(checkpoint_dir):
+            stale.unlink()
+        state = None
+    if state is not None:
+        network.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        restore_rng_state(state["rng"])
+        start, rows = int(state["iteration"]), list(state["log"])
+        print(f"segpipe train: resuming {run_id} from iteration {start} of {total}", file=sys.stderr)
+
+    loader = torch.utils.data.DataLoader(
+        source, batch_size=None, sampler=range(start + 1, total + 1), num_workers=int(settings["num_workers"]),
+    )
+    network.train()
+    validate_every = settings["validate_every"]
+    threshold = float(config["predict"]["threshold"])
+    bar = tqdm(total=total, initial=start, desc=run_id, file=sys.stderr, disable=not show_progress, mininterval=1.0)
+    clock = time.perf_counter()
+    for iteration, batch in enumerate(loader, start=start + 1):
+        batch = {key: value.to(device, non_blocking=True) for key, value in batch.items()}
+        if iteration == start + 1:
+            _check_batch(loss, batch)
+        lr = optimizer.param_groups[0]["lr"]
+        optimizer.zero_grad(set_to_none=True)
+        result = loss(network(batch["image"]), batch, Progress(iteration, total))
+        if not torch.isfinite(result.total):
+            raise FloatingPointError(f"the loss of {run_id} became {float(result.total)} at iteration {iteration}")
+        result.total.backward()
+        optimizer.step()
+        scheduler.step()
+        row: dict[str, Any] = {"iteration": iteration, "loss": float(result.total.detach()), "lr": lr}
+        row.update({f"loss_{key}": value for key, value in result.terms.items()})
+        if validation and (iteration == total or (validate_every and iteration % validate_every == 0)):
+            row["val_dice"] = _validation_dice(network, spec, validation, patch_size, device, threshold)
+        row["seconds"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        rows.append(row)
+        bar.update()
+        bar.set_postfix(loss=f"{row['loss']:.4f}", **({"val_dice": f"{row['val_dice']:.3f}"} if "val_dice" in row else {}))
+        if iteration % int(settings["checkpoint_every"]) == 0 and iteration < total:
+            save_checkpoint(checkpoint_dir, iteration, {
+                "iteration": iteration, "fingerprint": fingerprint, "model": network.state_dict(),
+                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": capture_rng_state(),
+                "sampler": {"seed": run.seed, "next_iteration": iteration + 1}, "log": rows,
+            })
+    bar.close()
+
+    _write_log(out_dir / "train_log.csv", rows, columns)
+    info = ModelInfo(spec, patch_size, config["preprocess"]["normalisation"], run_id, run.label_type, total)
+    model_path = save_model(out_dir / "model.pt", network, info)
+    shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    return model_path
+
+
+def _check_batch(loss: CompositeLoss, batch: Mapping[str, torch.Tensor]) -> None:
+    """Fail early and clearly when a loss term reads a batch key that no hook produces."""
+    missing = sorted(loss.requires - set(batch))
+    if missing:
+        raise RuntimeError(
+            f"the loss needs batch key(s) {', '.join(missing)} that neither a term's case_extras nor its "
+            "sample_extras produced"
+        )
+    if not math.isfinite(float(batch["image"].float().abs().max())):
+        raise InputError("a training image contains NaN or infinite values", fix="re-run `segpipe preprocess`")
