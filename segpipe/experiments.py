@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 from segpipe.errors import ConfigError
+
+
+#: Settings under ``train`` that do not change the trained weights.
+_NO_EFFECT_ON_WEIGHTS = ("device", "num_workers", "checkpoint_every", "validate_every")
 
 
 @dataclass(frozen=True)
@@ -62,3 +67,19 @@ def expand_grid(grid: dict[str, Any]) -> list[RunSpec]:
             grid["losses"], grid["label_types"], grid["training_sets"], grid["frameworks"], grid["seeds"]
         )
     ]
+
+
+def training_settings(config: Mapping[str, Any], run_id: str) -> dict[str, Any]:
+    """The settings that determine a run's trained weights.
+
+    ``segpipe train`` fingerprints its checkpoints with them (a checkpoint written with other
+    settings is not resumed) and the workflow's train rule carries them as ``params``, so that
+    changing any of them, and nothing else, retrains the run.
+    """
+    loss = RunSpec.parse(run_id).loss
+    return {
+        "run": run_id,
+        "train": {key: value for key, value in config["train"].items() if key not in _NO_EFFECT_ON_WEIGHTS},
+        "loss": config["losses"].get(loss),
+        "normalisation": config["preprocess"]["normalisation"],
+    }

@@ -48,7 +48,7 @@ from segpipe.checkpoint import (
 from segpipe.data.lookup import load_manifest_case
 from segpipe.data.manifest import Case, Manifest
 from segpipe.errors import ConfigError, InputError
-from segpipe.experiments import RunSpec
+from segpipe.experiments import RunSpec, training_settings
 from segpipe.fsutil import atomic_open
 from segpipe.inference import predict_probability, resolve_device
 from segpipe.losses import CompositeLoss, Progress, TermContext, build_loss
@@ -56,25 +56,8 @@ from segpipe.metrics import CaseInputs, get_metric
 from segpipe.models.bundle import ModelInfo, save_model
 from segpipe.models.networks import NetworkSpec, build_network
 
-#: Settings under ``train`` that do not change the trained weights (excluded from the fingerprint).
-_NO_EFFECT = ("device", "num_workers", "checkpoint_every", "validate_every")
 #: Frameworks ``segpipe train`` implements (a run identifier's fourth part).
 FRAMEWORKS = ("plain",)
-
-
-def training_settings(config: Mapping[str, Any], run_id: str) -> dict[str, Any]:
-    """The settings that determine a run's trained weights.
-
-    Used as the run's checkpoint fingerprint and as the workflow's ``params`` of the train rule, so
-    that changing any of them (and nothing else) retrains the run.
-    """
-    loss = RunSpec.parse(run_id).loss
-    return {
-        "run": run_id,
-        "train": {key: value for key, value in config["train"].items() if key not in _NO_EFFECT},
-        "loss": config["losses"].get(loss),
-        "normalisation": config["preprocess"]["normalisation"],
-    }
 
 
 def _fingerprint(settings: Mapping[str, Any], case_ids: list[str]) -> str:

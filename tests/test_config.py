@@ -22,7 +22,7 @@ def test_default_config_is_valid_and_gets_defaults():
     ("config", "expected"),
     [
         ({"trian": {}}, "unknown key 'trian'; allowed keys: dataset"),
-        ({"train": {"netwrk": {}}}, "unknown key 'netwrk' in 'train'; allowed keys: batch_size"),
+        ({"train": {"netwrk": {}}}, "unknown key 'netwrk' in 'train'; allowed keys: augmentation, batch_size"),
         ({"train": {"network": {"name": "vnet"}}}, "'train.network.name' is 'vnet'; allowed values: 'unet', 'dynunet'"),
         ({"train": {"iterations": "many"}}, "'train.iterations' must be of type integer, got 'many'"),
         ({"experiments": {"losses": ["cldice"]}}, "names 'cldice', which is not defined under 'losses'"),

@@ -1,5 +1,5 @@
 # Train: one job per run of the experiment grid (`{run}` = loss.label_type.training_set.framework.sSEED).
-from segpipe.train import training_settings
+from segpipe.experiments import training_settings
 
 
 rule train_run:

@@ -1,0 +1,192 @@
+"""Evaluation: metrics against MONAI and a direct oracle, the empty-mask rules, the CSV, errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from helpers import thick_lines
+from scipy import ndimage
+
+from segpipe.cli import main
+from segpipe.data.manifest import Manifest
+from segpipe.errors import ConfigError, InputError
+from segpipe.evaluate import ID_COLUMNS, evaluate
+from segpipe.io import Geometry, read_mask, write_image
+from segpipe.metrics import CaseInputs, compute_metrics, get_metric, register_metric
+from segpipe.metrics.registry import _METRICS
+from segpipe.predictions import PredictedCase, case_paths, write_index
+
+RUN = "dicece.noisy.small.plain.s3"
+
+
+def _pair(shape, seed):
+    rng = np.random.default_rng(seed)
+    return thick_lines(rng, shape, 3, 2), thick_lines(rng, shape, 3, 2)
+
+
+def _monai(prediction, reference, spacing):
+    from monai.metrics import DiceMetric, HausdorffDistanceMetric
+
+    p, r = (torch.as_tensor(a, dtype=torch.float32)[None, None] for a in (prediction, reference))
+    dice = DiceMetric(include_background=True)(p, r)
+    hd95 = HausdorffDistanceMetric(include_background=True, percentile=95)(p, r, spacing=list(spacing))
+    return float(dice), float(hd95)
+
+
+def _hd95_oracle(a, b, spacing):
+    """95th-percentile symmetric surface distance, straight from the definition (scipy)."""
+    def surface(mask):
+        return mask & ~ndimage.binary_erosion(mask)
+
+    def directed(x, y):
+        distance_to_y = ndimage.distance_transform_edt(~surface(y), sampling=spacing)
+        return np.percentile(distance_to_y[surface(x)], 95)
+
+    return max(directed(a, b), directed(b, a))
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # raised inside MONAI's HausdorffDistanceMetric
+@pytest.mark.parametrize(("shape", "spacing"), [((48, 40), (1.0, 1.0)), ((48, 40), (0.7, 1.9)), ((12, 20, 16), (2.5, 0.8, 1.1))])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_dice_and_hd95_agree_with_monai_and_the_definition(shape, spacing, seed):
+    prediction, reference = _pair(shape, seed)
+    values = compute_metrics(["dice", "hd95"], CaseInputs(prediction, reference, spacing))
+    dice, hd95 = _monai(prediction, reference, spacing)
+    assert values["dice"] == pytest.approx(dice, abs=1e-6)
+    assert values["dice"] == pytest.approx(2 * (prediction & reference).sum() / (prediction.sum() + reference.sum()))
+    assert values["hd95"] == pytest.approx(hd95, rel=1e-5)
+    assert values["hd95"] == pytest.approx(_hd95_oracle(prediction, reference, spacing), rel=1e-5)
+
+
+def test_shifted_square_distance_is_the_shift_in_physical_units():
+    reference = np.zeros((30, 30), bool)
+    reference[10:20, 10:20] = True
+    prediction = np.roll(reference, 3, axis=1)
+    assert get_metric("hd95")(CaseInputs(prediction, reference, (1.0, 0.5)))["hd95"] == pytest.approx(1.5)
+    assert get_metric("hd95")(CaseInputs(prediction, reference, (0.5, 1.0)))["hd95"] == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize(
+    ("predicted", "referenced", "dice", "hd95"),
+    [(False, False, 1.0, 0.0), (False, True, 0.0, "diagonal"), (True, False, 0.0, "diagonal")],
+)
+def test_empty_mask_rules(predicted, referenced, dice, hd95):
+    full = np.zeros((20, 30), bool)
+    full[5:9, 5:25] = True
+    empty = np.zeros_like(full)
+    inputs = CaseInputs(full if predicted else empty, full if referenced else empty, (2.0, 0.5))
+    values = compute_metrics(["dice", "hd95"], inputs)
+    diagonal = math.hypot(20 * 2.0, 30 * 0.5)
+    assert inputs.diagonal == pytest.approx(diagonal)
+    assert values == {"dice": dice, "hd95": pytest.approx(diagonal if hd95 == "diagonal" else hd95)}
+
+
+@pytest.fixture
+def temporary_metric():
+    names = []
+
+    def register(name, **kwargs):
+        names.append(name)
+        return register_metric(name, **kwargs)
+
+    yield register
+    for name in names:
+        _METRICS.pop(name, None)
+
+
+def test_metric_registry(temporary_metric):
+    @temporary_metric("test_counts", columns=("test_fp", "test_fn"), higher_is_better=False)
+    def counts(inputs):
+        return {"test_fp": (inputs.prediction & ~inputs.reference).sum(), "test_fn": (~inputs.prediction & inputs.reference).sum()}
+
+    @temporary_metric("test_nan")
+    def nan(inputs):
+        return float("nan")
+
+    a = np.array([[1, 1, 0]], bool)
+    b = np.array([[0, 1, 1]], bool)
+    assert compute_metrics(["test_counts"], CaseInputs(a, b, (1.0, 1.0))) == {"test_fp": 1.0, "test_fn": 1.0}
+    assert not get_metric("test_counts").higher_is_better and get_metric("dice").higher_is_better
+    with pytest.raises(ValueError, match="returned NaN"):
+        compute_metrics(["test_nan"], CaseInputs(a, b, (1.0, 1.0)))
+    with pytest.raises(ConfigError, match="not a metric; known: .*dice"):
+        get_metric("nope")
+    with pytest.raises(ValueError, match="registered twice"):
+        register_metric("dice")(counts)
+
+
+def _write_predictions(directory, manifest_path, masks, run_id=RUN, geometry_of=None):
+    """A predictions directory holding ``masks[case_id]`` for the test cases (probabilities = masks)."""
+    manifest = Manifest.load(manifest_path)
+    written = []
+    for case in manifest.select(split="test"):
+        _, geometry = read_mask(case.labels["accurate"])
+        geometry = geometry_of(geometry) if geometry_of else geometry
+        mask_path, probability_path = case_paths(directory, case.case_id, case.image)
+        write_image(mask_path, masks[case.case_id], geometry)
+        write_image(probability_path, masks[case.case_id].astype(np.float32), geometry)
+        written.append(PredictedCase(case.case_id, mask_path, probability_path, case.split, case.group))
+    write_index(directory, run_id, 0.5, written)
+    return manifest.select(split="test")
+
+
+@pytest.mark.parametrize("dataset", ["dataset_2d", "dataset_3d"])
+def test_evaluate_writes_one_row_per_case(tmp_path, request, dataset, make_config):
+    manifest_path = request.getfixturevalue(dataset)
+    manifest = Manifest.load(manifest_path)
+    tests = manifest.select(split="test")
+    masks = {case.case_id: read_mask(case.labels["accurate"])[0] > 0 for case in tests}
+    masks[tests[1].case_id] = read_mask(tests[1].labels["noisy"])[0] > 0
+    masks[tests[2].case_id] = np.zeros_like(masks[tests[2].case_id])
+    _write_predictions(tmp_path / "predictions", manifest_path, masks)
+    out = evaluate(make_config(), manifest_path, tmp_path / "predictions", tmp_path / "metrics.csv", threads=2)
+    frame = pd.read_csv(out, dtype={"case_id": str})
+    assert list(frame.columns) == [*ID_COLUMNS, "dice", "hd95"]
+    assert frame["case_id"].tolist() == [case.case_id for case in tests]
+    assert frame["group"].tolist() == [case.group for case in tests] and set(frame["split"]) == {"test"}
+    assert (frame[["run_id", "loss", "label_type", "training_set", "framework", "seed", "reference"]].iloc[0].tolist()
+            == [RUN, "dicece", "noisy", "small", "plain", 3, "accurate"])
+    assert frame.loc[0, "dice"] == 1.0 and frame.loc[0, "hd95"] == 0.0
+    reference, geometry = read_mask(tests[1].labels["accurate"])
+    expected = compute_metrics(["dice", "hd95"], CaseInputs(masks[tests[1].case_id], reference > 0, geometry.array_spacing))
+    assert frame.loc[1, "dice"] == pytest.approx(expected["dice"]) and frame.loc[1, "hd95"] == pytest.approx(expected["hd95"])
+    assert 0 < frame.loc[1, "dice"] < 1
+    diagonal = math.hypot(*(n * s for n, s in zip(reference.shape, geometry.array_spacing)))
+    assert frame.loc[2, "dice"] == 0.0 and frame.loc[2, "hd95"] == pytest.approx(diagonal)
+    assert not frame[["dice", "hd95"]].isna().any().any()
+
+
+def test_prediction_on_another_grid_is_rejected(tmp_path, dataset_3d, make_config):
+    tests = Manifest.load(dataset_3d).select(split="test")
+    masks = {case.case_id: read_mask(case.labels["accurate"])[0] > 0 for case in tests}
+    shifted = lambda g: Geometry(g.spacing, tuple(o + 5 for o in g.origin), g.direction)  # noqa: E731
+    _write_predictions(tmp_path / "p", dataset_3d, masks, geometry_of=shifted)
+    with pytest.raises(InputError, match="placed differently in space"):
+        evaluate(make_config(), dataset_3d, tmp_path / "p", tmp_path / "m.csv")
+    assert not (tmp_path / "m.csv").exists()
+
+
+def test_case_missing_from_manifest_is_rejected(tmp_path, dataset_2d, make_config):
+    tests = Manifest.load(dataset_2d).select(split="test")
+    _write_predictions(tmp_path / "p", dataset_2d, {c.case_id: read_mask(c.labels["accurate"])[0] > 0 for c in tests})
+    manifest = Manifest.load(dataset_2d)
+    other = manifest.with_cases([c for c in manifest.cases if c.case_id != tests[0].case_id]).save(tmp_path / "other.json")
+    with pytest.raises(InputError, match=f"case {tests[0].case_id} was predicted but is not in this manifest"):
+        evaluate(make_config(), other, tmp_path / "p", tmp_path / "m.csv")
+    no_pseudo = manifest.with_cases([dataclasses.replace(c, labels={"accurate": c.labels["accurate"]}) for c in manifest.cases])
+    with pytest.raises(InputError, match="has no 'pseudo' label"):
+        evaluate(make_config({"evaluate": {"label_type": "pseudo"}}), no_pseudo.save(tmp_path / "np.json"),
+                 tmp_path / "p", tmp_path / "m.csv")
+
+
+def test_incomplete_predictions_give_a_clear_cli_error(tmp_path, dataset_2d, config_file, capsys):
+    (tmp_path / "p").mkdir()
+    status = main(["evaluate", "--config", str(config_file()), "--manifest", str(dataset_2d),
+                   "--predictions", str(tmp_path / "p"), "--out", str(tmp_path / "m.csv"), "--threads", "1"])
+    err = capsys.readouterr().err
+    assert status == 2 and "not a (complete) predictions directory" in err and "Traceback" not in err

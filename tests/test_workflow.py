@@ -1,0 +1,67 @@
+"""The Snakemake workflow: the DAG of every target, and a whole run of the smoke configuration."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SMOKE = REPO / "tests" / "configs" / "smoke.yaml"
+SMOKE_RUNS = ("dicece.accurate.large.plain.s0", "dicece.noisy.large.plain.s0")
+
+
+def snakemake(workdir: Path, *args: str, configfile: Path = SMOKE, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run Snakemake on the repository's Snakefile in ``workdir``."""
+    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
+               "--configfile", str(configfile), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The "Job stats" table of a Snakemake run or dry run."""
+    table = output.split("Job stats:")[1].split("total")[0]
+    return {name: int(count) for name, count in re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.MULTILINE)}
+
+
+def test_dry_run_of_all_lists_every_stage(tmp_path):
+    result = snakemake(tmp_path, "-n", "-p", "all")
+    assert result.returncode == 0, result.stderr
+    assert job_counts(result.stdout) == {"data": 1, "preprocess": 1, "train_run": 2, "predict_run": 2,
+                                         "evaluate_run": 2, "report": 1, "all": 1}
+    for run in SMOKE_RUNS:
+        assert f"segpipe train --config results/config.yaml --manifest results/preprocessed/manifest.json --run {run}" in result.stdout
+    snapshot = yaml.safe_load((tmp_path / "results" / "config.yaml").read_text())
+    assert snapshot["train"]["iterations"] == 20 and snapshot["train"]["foreground_oversampling"] == 0.33  # defaults filled
+
+
+def test_every_stage_is_a_target(tmp_path):
+    listed = snakemake(tmp_path, "--list-target-rules")
+    assert listed.returncode == 0, listed.stderr
+    targets = {line.split()[0] for line in listed.stdout.splitlines() if line.strip()}
+    assert {"data", "preprocess", "train", "predict", "evaluate", "report", "all"} <= targets
+    result = snakemake(tmp_path, "-n", "train")
+    assert job_counts(result.stdout) == {"data": 1, "preprocess": 1, "train_run": 2, "train": 1}
+
+
+def test_directory_dataset_has_no_data_rule(tmp_path):
+    dataset = tmp_path / "my_dataset"
+    dataset.mkdir()
+    config = tmp_path / "directory.yaml"
+    config.write_text(yaml.safe_dump({"dataset": {"source": "directory", "path": str(dataset)}}))
+    result = snakemake(tmp_path, "-n", "-p", "all", configfile=config)
+    assert result.returncode == 0, result.stderr
+    counts = job_counts(result.stdout)
+    assert "data" not in counts and counts["preprocess"] == 1
+    assert f"--dataset {dataset}" in result.stdout
+
+
+def test_invalid_configuration_is_reported(tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text(yaml.safe_dump({"train": {"iterations": 0, "optimiser": "adam"}}))
+    result = snakemake(tmp_path, "-n", "-p", "all", configfile=config)
+    assert result.returncode != 0
+    assert "unknown key 'optimiser' in 'train'" in result.stderr + result.stdout
