@@ -36,3 +36,13 @@ def set_torch_threads(threads: int) -> None:
     import torch
 
     torch.set_num_threads(max(1, threads))
+
+
+def add_manifest_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--manifest PATH``: the ``manifest.json`` written by ``segpipe preprocess``."""
+    parser.add_argument("--manifest", type=Path, required=True, help="manifest.json written by `segpipe preprocess`")
+
+
+def add_progress_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--no-progress`` (hide the tqdm progress bar on stderr)."""
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")

@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from segpipe.cli.common import add_config_option, add_threads_option, config_from_args, set_torch_threads
+from segpipe.cli.common import (
+    add_config_option,
+    add_manifest_option,
+    add_threads_option,
+    config_from_args,
+    set_torch_threads,
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -19,7 +25,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     add_config_option(parser)
-    parser.add_argument("--manifest", type=Path, required=True, help="manifest.json written by `segpipe preprocess`")
+    add_manifest_option(parser)
     parser.add_argument("--predictions", type=Path, required=True, metavar="DIR", help="directory written by `segpipe predict`")
     parser.add_argument("--out", type=Path, required=True, metavar="CSV", help="per-case metrics CSV")
     add_threads_option(parser)

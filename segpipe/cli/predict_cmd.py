@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from segpipe.cli.common import add_config_option, add_threads_option, config_from_args, set_torch_threads
+from segpipe.cli.common import (
+    add_config_option,
+    add_manifest_option,
+    add_progress_option,
+    add_threads_option,
+    config_from_args,
+    set_torch_threads,
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -18,11 +25,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     add_config_option(parser)
-    parser.add_argument("--manifest", type=Path, required=True, help="manifest.json written by `segpipe preprocess`")
+    add_manifest_option(parser)
     parser.add_argument("--model", type=Path, required=True, help="model.pt written by `segpipe train`")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="predictions directory")
     add_threads_option(parser)
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_progress_option(parser)
     parser.set_defaults(handler=run)
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from segpipe.cli.common import add_config_option, config_from_args
+from segpipe.cli.common import (
+    add_config_option,
+    config_from_args,
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

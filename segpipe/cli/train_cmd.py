@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from segpipe.cli.common import add_config_option, add_threads_option, config_from_args, set_torch_threads
+from segpipe.cli.common import (
+    add_config_option,
+    add_manifest_option,
+    add_progress_option,
+    add_threads_option,
+    config_from_args,
+    set_torch_threads,
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -19,14 +26,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     add_config_option(parser)
-    parser.add_argument("--manifest", type=Path, required=True, help="manifest.json written by `segpipe preprocess`")
+    add_manifest_option(parser)
     parser.add_argument(
         "--run", required=True, metavar="RUN_ID",
         help="run identifier {loss}.{label_type}.{training_set}.{framework}.s{seed}, e.g. dicece.accurate.large.plain.s0",
     )
     parser.add_argument("--out", type=Path, required=True, metavar="RUN_DIR", help="run directory")
     add_threads_option(parser)
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_progress_option(parser)
     parser.set_defaults(handler=run)
 
 
