@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
 from collections.abc import Iterator, Mapping
 from os import PathLike
 from pathlib import Path
@@ -170,6 +171,21 @@ def load_config(path: str | PathLike[str]) -> dict[str, Any]:
     return validate_config(config, source=str(path))
 
 
+def config_snapshot_path(directory: str | PathLike[str], config: dict[str, Any]) -> Path:
+    """Content-addressed snapshot path for ``config``: ``directory/<12 hex digits of its SHA-256>.yaml``.
+
+    A configuration always maps to the same file and different configurations to different files,
+    so a workflow's jobs keep reading the configuration they were planned with even when another
+    invocation (a dry run with other ``--config`` values, say) writes its own snapshot meanwhile.
+    """
+    digest = hashlib.sha256(_snapshot_text(config).encode("utf-8")).hexdigest()[:12]
+    return Path(directory) / f"{digest}.yaml"
+
+
+def _snapshot_text(config: dict[str, Any]) -> str:
+    return yaml.safe_dump(config, sort_keys=False)
+
+
 def write_config_snapshot(path: str | PathLike[str], config: dict[str, Any]) -> Path:
     """Write the effective configuration to ``path`` unless it already holds exactly that.
 
@@ -177,7 +193,7 @@ def write_config_snapshot(path: str | PathLike[str], config: dict[str, Any]) -> 
     see a change where there is none.
     """
     path = Path(path)
-    text = yaml.safe_dump(config, sort_keys=False)
+    text = _snapshot_text(config)
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
         with atomic_open(path) as handle:
             handle.write(text)

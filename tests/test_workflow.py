@@ -9,6 +9,8 @@ from pathlib import Path
 
 import yaml
 
+from segpipe.config import config_snapshot_path
+
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = REPO / "tests" / "configs" / "smoke.yaml"
 SMOKE_RUNS = ("dicece.accurate.large.plain.s0", "dicece.noisy.large.plain.s0")
@@ -32,10 +34,24 @@ def test_dry_run_of_all_lists_every_stage(tmp_path):
     assert result.returncode == 0, result.stderr
     assert job_counts(result.stdout) == {"data": 1, "preprocess": 1, "train_run": 2, "predict_run": 2,
                                          "evaluate_run": 2, "report": 1, "all": 1}
+    (snapshot,) = (tmp_path / "results" / "configs").iterdir()
     for run in SMOKE_RUNS:
-        assert f"segpipe train --config results/config.yaml --manifest results/preprocessed/manifest.json --run {run}" in result.stdout
-    snapshot = yaml.safe_load((tmp_path / "results" / "config.yaml").read_text())
-    assert snapshot["train"]["iterations"] == 20 and snapshot["train"]["foreground_oversampling"] == 0.33  # defaults filled
+        assert f"segpipe train --config {snapshot.relative_to(tmp_path)} --manifest results/preprocessed/manifest.json --run {run}" in result.stdout
+    config = yaml.safe_load(snapshot.read_text())
+    assert config["train"]["iterations"] == 20 and config["train"]["foreground_oversampling"] == 0.33  # defaults filled
+    assert config_snapshot_path(tmp_path / "results" / "configs", config) == snapshot  # content-addressed
+
+
+def test_snapshot_of_a_running_workflow_is_never_rewritten(tmp_path):
+    first = snakemake(tmp_path, "-n", "all")
+    (snapshot,) = (tmp_path / "results" / "configs").iterdir()
+    text = snapshot.read_text()
+    second = snakemake(tmp_path, "-n", "all", "--config", "results_dir=results")  # same settings: same snapshot
+    variant = yaml.safe_load(SMOKE.read_text()) | {"report": {"examples": 1}}
+    (tmp_path / "variant.yaml").write_text(yaml.safe_dump(variant))
+    other = snakemake(tmp_path, "-n", "all", configfile=tmp_path / "variant.yaml")
+    assert first.returncode == second.returncode == other.returncode == 0
+    assert snapshot.read_text() == text and len(list((tmp_path / "results" / "configs").iterdir())) == 2
 
 
 def test_every_stage_is_a_target(tmp_path):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from segpipe.config import validate_config, write_config_snapshot
+from segpipe.config import config_snapshot_path, validate_config, write_config_snapshot
 from segpipe.experiments import expand_grid
 
 # Commands run by rules must find the `segpipe` of the interpreter that runs Snakemake.
@@ -18,14 +18,16 @@ RESULTS = Path(config["results_dir"])
 LOGS = RESULTS / "logs"
 BENCHMARKS = RESULTS / "benchmarks"
 
-# Every `segpipe` command reads this snapshot of the validated configuration (defaults filled in),
-# so that a command run by hand later sees exactly what the workflow used. It is written while the
-# workflow is parsed, and only when its content changes. It is deliberately not an input of the
-# rules: its timestamp would re-run every stage after any change. Instead each rule carries the
-# configuration section it depends on in `params:`, and Snakemake's params rerun-trigger re-runs
-# exactly the stages whose settings changed (and, through their outputs, everything downstream).
-CONFIG_SNAPSHOT = RESULTS / "config.yaml"
-write_config_snapshot(CONFIG_SNAPSHOT, dict(config))
+# Every `segpipe` command reads a snapshot of the validated configuration (defaults filled in), so
+# that a command can be re-run by hand with exactly what the workflow used. Snapshots are
+# content-addressed (RESULTS/configs/<sha256 prefix>.yaml, written while the workflow is parsed and
+# never changed afterwards): a single `results/config.yaml` rewritten at every parse let any other
+# invocation -- even `snakemake -n --config ...` -- change the settings under the jobs of a workflow
+# that was still running. The snapshot is not an input of the rules (its path changes with every
+# configuration change and would re-run every stage); instead each rule carries the configuration
+# section it depends on in `params:`, and Snakemake's params rerun-trigger re-runs exactly the stages
+# whose settings changed (and, through their outputs, everything downstream).
+CONFIG_SNAPSHOT = write_config_snapshot(config_snapshot_path(RESULTS / "configs", dict(config)), dict(config))
 
 RUNS = [spec.run_id for spec in expand_grid(config["experiments"])]
 
