@@ -1,4 +1,5 @@
 # Shared set-up: validate the configuration, snapshot it for the CLI, define paths and the run grid.
+import json
 import os
 import sys
 from pathlib import Path
@@ -28,6 +29,14 @@ BENCHMARKS = RESULTS / "benchmarks"
 # section it depends on in `params:`, and Snakemake's params rerun-trigger re-runs exactly the stages
 # whose settings changed (and, through their outputs, everything downstream).
 CONFIG_SNAPSHOT = write_config_snapshot(config_snapshot_path(RESULTS / "configs", dict(config)), dict(config))
+
+
+
+def canonical(settings):
+    """A configuration section as `params:` value: sorted JSON, so that reordering keys in a
+    configuration file does not look like a change to Snakemake's params rerun-trigger."""
+    return json.dumps(settings, sort_keys=True)
+
 
 RUNS = [spec.run_id for spec in expand_grid(config["experiments"])]
 

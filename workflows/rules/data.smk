@@ -8,7 +8,7 @@ if config["dataset"]["source"] == "synthetic":
             dataset=directory(DATASET),
         params:
             kind=config["dataset"]["synthetic"]["kind"],
-            synthetic=config["dataset"]["synthetic"],  # rerun trigger: regenerate when these change
+            synthetic=canonical(config["dataset"]["synthetic"]),  # rerun trigger: regenerate when these change
         log:
             LOGS / "data.log",
         benchmark:

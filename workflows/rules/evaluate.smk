@@ -9,7 +9,7 @@ rule evaluate_run:
     output:
         metrics=RUN_DIR + "/metrics.csv",
     params:
-        evaluate=config["evaluate"],  # rerun trigger
+        evaluate=canonical(config["evaluate"]),  # rerun trigger
     log:
         LOGS / "evaluate" / "{run}.log",
     benchmark:

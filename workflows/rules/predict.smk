@@ -9,7 +9,7 @@ rule predict_run:
     output:
         predictions=directory(RUN_DIR + "/predictions"),
     params:
-        predict=config["predict"],  # rerun trigger
+        predict=canonical(config["predict"]),  # rerun trigger
     log:
         LOGS / "predict" / "{run}.log",
     benchmark:

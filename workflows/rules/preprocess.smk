@@ -10,7 +10,7 @@ rule preprocess:
         fingerprint=FINGERPRINT,
     params:
         out=PREPROCESSED,
-        preprocess=config["preprocess"],  # rerun trigger
+        preprocess=canonical(config["preprocess"]),  # rerun trigger
     log:
         LOGS / "preprocess.log",
     benchmark:

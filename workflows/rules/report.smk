@@ -12,7 +12,7 @@ rule report:
         report=REPORT,
         metrics=METRICS,
     params:
-        report=config["report"],  # rerun trigger
+        report=canonical(config["report"]),  # rerun trigger
     log:
         LOGS / "report.log",
     benchmark:

@@ -12,7 +12,7 @@ rule train_run:
     params:
         out=RUN_DIR,
         # rerun trigger: exactly the settings that change the trained weights
-        settings=lambda wildcards: training_settings(config, wildcards.run),
+        settings=lambda wildcards: canonical(training_settings(config, wildcards.run)),
     log:
         LOGS / "train" / "{run}.log",
     benchmark:
