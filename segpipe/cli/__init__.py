@@ -19,6 +19,7 @@ from segpipe.errors import SegpipeError
 COMMAND_MODULES: tuple[str, ...] = (
     "segpipe.cli.config_cmd",
     "segpipe.cli.synth",
+    "segpipe.cli.preprocess_cmd",
 )
 
 
