@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from segpipe.cli import main
+from segpipe.config import validate_config
 from segpipe.data.betti import betti_numbers
 from segpipe.data.mortar import GROUPS, MortarSpec, generate_mortar_dataset, plan_cases, render_wall
 from segpipe.errors import ConfigError
@@ -179,9 +180,11 @@ def test_angles_group_shows_perspective():
     ) + 0.2
 
 
-def test_invalid_spec_is_a_config_error():
-    with pytest.raises(ConfigError, match="n_train_small"):
-        MortarSpec(n_train=5, n_train_small=6)
+def test_invalid_settings_are_config_errors():
+    with pytest.raises(ConfigError, match="'dataset.synthetic.n_train_small' \\(6\\) exceeds"):
+        validate_config({"dataset": {"synthetic": {"n_train": 5, "n_train_small": 6}}})
+    with pytest.raises(ConfigError, match="image_size"):
+        MortarSpec(image_size=16)
 
 
 def _write_config(path: Path, **synthetic) -> Path:

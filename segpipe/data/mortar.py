@@ -80,11 +80,6 @@ class MortarSpec:
     n_test_ood: int = 10
 
     def __post_init__(self) -> None:
-        if self.n_train_small > self.n_train:
-            raise ConfigError(
-                f"'dataset.synthetic.n_train_small' ({self.n_train_small}) exceeds 'n_train' ({self.n_train})",
-                fix="the small training set is a subset of the training set: lower n_train_small",
-            )
         if self.image_size < 32:
             raise ConfigError(f"'dataset.synthetic.image_size' is {self.image_size}; use at least 32")
 
