@@ -18,6 +18,8 @@ from segpipe.errors import SegpipeError
 #: Sub-command modules, in the order they appear in ``segpipe --help``.
 COMMAND_MODULES: tuple[str, ...] = (
     "segpipe.cli.config_cmd",
+    "segpipe.cli.synth",
+    "segpipe.cli.preprocess_cmd",
 )
 
 
