@@ -132,6 +132,15 @@ def _semantic_problems(config: dict[str, Any]) -> list[str]:
             problems.append("'dataset.path' must be set when 'dataset.source' is 'directory'")
         elif not Path(path).is_dir():
             problems.append(f"'dataset.path' is {path!r}, which is not an existing directory")
+    synthetic = dataset.get("synthetic", {})
+    if synthetic.get("n_train_small", 0) > synthetic.get("n_train", 0):
+        problems.append(
+            f"'dataset.synthetic.n_train_small' ({synthetic['n_train_small']}) exceeds 'dataset.synthetic.n_train' "
+            f"({synthetic['n_train']}); the small training set is part of the training set"
+        )
+    radius = synthetic.get("vessels", {}).get("radius_mm", [0, 1])
+    if isinstance(radius, list) and len(radius) == 2 and not radius[0] < radius[1]:
+        problems.append(f"'dataset.synthetic.vessels.radius_mm' is {radius}; give [smallest, largest] with smallest < largest")
     defined = set(config.get("losses", {}))
     for name in config.get("experiments", {}).get("losses", []):
         if name not in defined:

@@ -7,7 +7,9 @@ these without a traceback; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from os import PathLike
+from typing import Self
 
 
 class SegpipeError(Exception):
@@ -28,6 +30,28 @@ class SegpipeError(Exception):
         self.where = None if where is None else str(where)
         self.fix = fix
         super().__init__(self._render())
+
+    @classmethod
+    def listing(
+        cls,
+        summary: str,
+        problems: Sequence[str],
+        *,
+        where: str | PathLike[str] | None = None,
+        fix: str | None = None,
+    ) -> Self:
+        """An error whose message lists every problem found, one per line.
+
+        Parameters
+        ----------
+        summary
+            What was being checked, e.g. ``"3 labels are not binary"``.
+        problems
+            One sentence per offending file or entry, each naming it.
+        where, fix
+            As for the constructor.
+        """
+        return cls(summary + ":\n  - " + "\n  - ".join(problems), where=where, fix=fix)
 
     def _render(self) -> str:
         text = f"{self.where}: {self.problem}" if self.where else self.problem

@@ -19,6 +19,8 @@ from segpipe.errors import SegpipeError
 #: Sub-command modules, in the order they appear in ``segpipe --help``.
 COMMAND_MODULES: tuple[str, ...] = (
     "segpipe.cli.config_cmd",
+    "segpipe.cli.synth",
+    "segpipe.cli.preprocess_cmd",
     "segpipe.cli.train_cmd",
     "segpipe.cli.predict_cmd",
     "segpipe.cli.evaluate_cmd",
