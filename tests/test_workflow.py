@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
 from segpipe.config import config_snapshot_path
@@ -83,3 +84,23 @@ def test_invalid_configuration_is_reported(tmp_path):
     assert result.returncode != 0
     assert "unknown key 'optimiser' in 'train'" in result.stderr + result.stdout
 
+
+def test_smoke_workflow_runs_to_a_report_and_reruns_only_what_changed(tmp_path):
+    result = snakemake(tmp_path, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-5000:]
+    results = tmp_path / "results"
+    html = (results / "report.html").read_text()
+    assert "<h2>Examples</h2>" in html and "data:image/png;base64," in html and "http" not in html.replace("http://json", "")
+    metrics = pd.read_csv(results / "metrics.csv")
+    assert set(metrics["run_id"]) == set(SMOKE_RUNS) and not metrics[["dice", "hd95"]].isna().any().any()
+    assert set(metrics["group"]) == {"indistr", "angles", "colors", "graffiti", "objects", "occlusion", "shadows"}
+    for stage in ("data", "preprocess", "report", *(f"{s}/{run}" for s in ("train", "predict", "evaluate") for run in SMOKE_RUNS)):
+        assert (results / "logs" / f"{stage}.log").is_file() and (results / "benchmarks" / f"{stage}.tsv").is_file()
+    for run in SMOKE_RUNS:
+        assert not (results / "runs" / run / "checkpoints").exists()
+
+    assert "Nothing to be done" in snakemake(tmp_path, "-n", "all").stdout
+    variant = yaml.safe_load(SMOKE.read_text()) | {"predict": {"device": "cpu", "threshold": 0.4}}
+    (tmp_path / "variant.yaml").write_text(yaml.safe_dump(variant, sort_keys=True))  # keys reordered too
+    rerun = snakemake(tmp_path, "-n", "all", configfile=tmp_path / "variant.yaml")
+    assert job_counts(rerun.stdout) == {"predict_run": 1, "evaluate_run": 1, "report": 1, "all": 1}  # params trigger
