@@ -250,3 +250,12 @@ def test_missing_manifest_is_a_clear_error(tmp_path, config_file, capsys):
     status = main(["train", "--config", str(config_file()), "--manifest", str(tmp_path / "nope.json"), "--run", RUN,
                    "--out", str(tmp_path), "--threads", "1"])
     assert status == 2 and "manifest not found" in capsys.readouterr().err
+
+
+def test_data_loader_workers_do_not_change_the_result(tmp_path, dataset_2d, make_config, one_thread):
+    logs = []
+    for workers in (0, 2):
+        config = make_config({"train": {"iterations": 6, "num_workers": workers, "validate_every": None}})
+        train(config, dataset_2d, RUN, tmp_path / str(workers), show_progress=False)
+        logs.append(pd.read_csv(tmp_path / str(workers) / "train_log.csv").drop(columns="seconds"))
+    pd.testing.assert_frame_equal(*logs)
