@@ -134,6 +134,42 @@ def _scheduler(train: Mapping[str, Any], optimizer: torch.optim.Optimizer) -> to
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
 
 
+def _batch_source(
+    cases: list[Case], manifest_path: Path, run: RunSpec, loss: CompositeLoss, sampling: SamplingSettings
+) -> BatchSource:
+    """Load the training cases with the loss terms' case extras and set up the batch sampling."""
+    loaded = [(case, load_manifest_case(manifest_path, case)) for case in cases]
+    shape = sample_shape(sampling, [data.spatial_shape for _, data in loaded])
+    held = []
+    for case, data in loaded:
+        label = _label(case, data, run.label_type, manifest_path)
+        held.append(make_training_case(case.case_id, data.image, label, loss.case_extras(data, label), shape))
+    return BatchSource(held, sampling, shape, run.seed, loss.sample_extras)
+
+
+def _resume(
+    checkpoint_dir: Path, fingerprint: str, stateful: tuple[Any, Any, Any], device: torch.device
+) -> tuple[int, list[dict[str, Any]]]:
+    """Restore network, optimizer and scheduler from the newest checkpoint written with these settings.
+
+    Returns the number of completed iterations and the log rows so far (0 and none without a
+    usable checkpoint; checkpoints written with other settings are deleted).
+    """
+    state = load_latest_checkpoint(checkpoint_dir, map_location=device)
+    if state is not None and state.get("fingerprint") != fingerprint:
+        print(f"segpipe train: checkpoints in {checkpoint_dir} were written with other settings; starting over",
+              file=sys.stderr)
+        for stale in list_checkpoints(checkpoint_dir):
+            stale.unlink()
+        return 0, []
+    if state is None:
+        return 0, []
+    for target, key in zip(stateful, ("model", "optimizer", "scheduler")):
+        target.load_state_dict(state[key])
+    restore_rng_state(state["rng"])
+    return int(state["iteration"]), list(state["log"])
+
+
 def _validation_cases(
     manifest: Manifest, manifest_path: Path, label_type: str
 ) -> list[tuple[np.ndarray, np.ndarray, tuple[float, ...]]]:
@@ -226,39 +262,18 @@ def train(
     dataset_fingerprint = json.loads(fingerprint_path.read_text()) if fingerprint_path.is_file() else {}
     loss = build_loss(run.loss, config["losses"], TermContext(settings["output"], spec.dimensions, run.label_type, dataset_fingerprint))
 
-    sampling = SamplingSettings.from_config(settings, spec.divisor)
-    loaded = [(case, load_manifest_case(manifest_path, case)) for case in train_cases]
-    shape = sample_shape(sampling, [data.spatial_shape for _, data in loaded])
-    cases = []
-    for case, data in loaded:
-        label = _label(case, data, run.label_type, manifest_path)
-        cases.append(make_training_case(case.case_id, data.image, label, loss.case_extras(data, label), shape))
-    del loaded
+    source = _batch_source(train_cases, manifest_path, run, loss, SamplingSettings.from_config(settings, spec.divisor))
     validation = _validation_cases(manifest, manifest_path, run.label_type)
-    source = BatchSource(cases, sampling, shape, run.seed, loss.sample_extras)
 
     seed_everything(run.seed)
     network = build_network(spec).to(device)
     optimizer = _optimizer(settings, network.parameters())
     scheduler = _scheduler(settings, optimizer)
     columns = ["iteration", "loss", *(f"loss_{key}" for key in loss.keys), "lr", "seconds", "val_dice"]
-    rows: list[dict[str, Any]] = []
-    start = 0
     fingerprint = _fingerprint(training_settings(config, run_id), [case.case_id for case in train_cases])
     checkpoint_dir = out_dir / "checkpoints"
-    state = load_latest_checkpoint(checkpoint_dir, map_location=device)
-    if state is not None and state.get("fingerprint") != fingerprint:
-        print(f"segpipe train: checkpoints in {checkpoint_dir} were written with other settings; starting over",
-              file=sys.stderr)
-        for stale in list_checkpoints(checkpoint_dir):
-            stale.unlink()
-        state = None
-    if state is not None:
-        network.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        restore_rng_state(state["rng"])
-        start, rows = int(state["iteration"]), list(state["log"])
+    start, rows = _resume(checkpoint_dir, fingerprint, (network, optimizer, scheduler), device)
+    if start:
         print(f"segpipe train: resuming {run_id} from iteration {start} of {total}", file=sys.stderr)
 
     loader = torch.utils.data.DataLoader(
