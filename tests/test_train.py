@@ -8,16 +8,17 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
 
 from segpipe.batches import BatchSource, SamplingSettings, make_training_case
-from segpipe.checkpoint import list_checkpoints
+from segpipe.checkpoint import list_checkpoints, save_checkpoint
 from segpipe.cli import main
+from segpipe.data.manifest import Manifest
 from segpipe.errors import ConfigError
 from segpipe.losses import LossTerm, Progress, TermContext, build_loss, register_term
 from segpipe.losses.registry import _TERMS
@@ -193,8 +194,6 @@ def test_kill_9_then_rerun_resumes_and_matches_uninterrupted(tmp_path, dataset_2
     iteration = int(resumed.stderr.split("resuming " + RUN + " from iteration ")[1].split()[0])
     assert 10 <= iteration < 150 and iteration % 10 == 0
 
-    import yaml
-
     train(yaml.safe_load(config.read_text()), dataset_2d, RUN, clean_dir, show_progress=False)
     weights = torch.load(killed_dir / "model.pt", weights_only=True)["state_dict"]
     reference = torch.load(clean_dir / "model.pt", weights_only=True)["state_dict"]
@@ -207,8 +206,6 @@ def test_kill_9_then_rerun_resumes_and_matches_uninterrupted(tmp_path, dataset_2
 def test_checkpoint_from_other_settings_is_discarded(tmp_path, dataset_2d, make_config, one_thread, capsys):
     config = make_config({"train": {"iterations": 20}})
     checkpoints = tmp_path / "checkpoints"
-    from segpipe.checkpoint import save_checkpoint
-
     save_checkpoint(checkpoints, 10, {"iteration": 10, "fingerprint": "other settings"})
     train(config, dataset_2d, RUN, tmp_path, show_progress=False)
     assert "written with other settings; starting over" in capsys.readouterr().err
@@ -236,8 +233,6 @@ def test_bad_run_or_settings_are_clear_errors(tmp_path, dataset_2d, config_file,
 
 
 def test_label_type_missing_from_manifest(tmp_path, dataset_2d, config_file, capsys):
-    from segpipe.data.manifest import Manifest
-
     manifest = Manifest.load(dataset_2d)
     manifest.label_types = ["accurate"]
     narrowed = manifest.save(dataset_2d.parent / "narrowed_manifest.json")
