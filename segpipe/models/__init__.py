@@ -1,0 +1,1 @@
+"""Networks: the MONAI network factory and HybridGNet with its landmark graphs."""
