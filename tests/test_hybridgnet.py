@@ -46,6 +46,8 @@ def _encoder_gradients(skip: str) -> list[float]:
     model = HybridGNet(default_template(), HybridGNetConfig(**SMALL, skip=skip, levels=3)).eval()
     for layer in (model.encoder.to_mu, model.encoder.to_log_var):
         torch.nn.init.zeros_(layer.weight)
+    for head in model.heads:  # heads start at zero (the shape prior); give them weights as training would
+        torch.nn.init.normal_(head.lins[0].weight)
     model(torch.rand(2, 1, 32, 32)).positions.sum().backward()
     return [sum(p.grad.abs().sum().item() for p in stage.parameters()) for stage in model.encoder.stages]
 
@@ -123,3 +125,16 @@ def test_model_never_tries_to_import_torchvision():
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def test_untrained_model_predicts_its_shape_prior():
+    model = HybridGNet(default_template(), HybridGNetConfig(**SMALL)).eval()
+    mean = torch.rand(120, 2) * 0.8 + 0.1
+    model.set_mean_shape(mean)
+    output = model(torch.rand(2, 1, 32, 32))
+    torch.testing.assert_close(output.positions, mean.expand(2, -1, -1))
+    torch.testing.assert_close(output.interim[2], model.interim_targets(mean.expand(2, -1, -1))[2])
+    torch.testing.assert_close(model.mean_shape, mean)
+    restored = HybridGNet(default_template(), HybridGNetConfig(**SMALL))
+    restored.load_state_dict(model.state_dict())
+    torch.testing.assert_close(restored.mean_shape, mean)

@@ -3,8 +3,12 @@
 A residual CNN encoder maps the image to a variational latent code; a linear layer turns the code
 into features on the coarsest landmark graph; Chebyshev graph convolutions (torch-geometric
 ``ChebConv``) refine them, resolution by resolution, with unpooling in between
-(:class:`segpipe.models.graph.GraphPyramid`); a last one-hop convolution gives node coordinates,
-squashed to ``[0, 1]`` (normalised image coordinates, see :mod:`segpipe.models.graph`).
+(:class:`segpipe.models.graph.GraphPyramid`); a last one-hop convolution gives each node's
+displacement, in logit space, from a shape prior (the mean training shape, installed with
+:meth:`HybridGNet.set_mean_shape`), and a sigmoid maps the result to ``[0, 1]`` (normalised image
+coordinates, see :mod:`segpipe.models.graph`). The position heads start at zero, so an untrained
+model predicts the mean shape and training learns how each image departs from it; Gaggion et al.
+regress coordinates directly, which converges far slower on a CPU budget.
 
 Every coarser level ends in a position head whose interim landmark positions are supervised
 (deep supervision). Image-to-graph skip connections (IGSC) sample encoder features bilinearly
@@ -226,7 +230,15 @@ class HybridGNet(nn.Module):
             extra = cfg.encoder_channels[self._encoder_stage(level)] + 2 if level in self.skip_levels else 0
             if level:
                 self.fuse[str(level)] = GraphBlock(width + extra, width, cfg.cheb_k)
-            self.heads.append(ChebConv(width, 2, K=1))
+            head = ChebConv(width, 2, K=1)
+            nn.init.zeros_(head.lins[0].weight)  # start exactly at the shape prior
+            nn.init.zeros_(head.bias)
+            self.heads.append(head)
+        # Shape prior in logit space: positions are sigmoid(prior + head output). Zero (every node at
+        # the image centre) until set_mean_shape() installs the mean training shape.
+        self.register_buffer("prior", torch.zeros(self.pyramid.n_nodes(0), 2))
+        for level in range(1, levels):
+            self.register_buffer(f"kept_{level}", torch.as_tensor(self.pyramid.kept_indices(level)), persistent=False)
 
     def _encoder_stage(self, level: int) -> int:
         """Encoder stage sampled by the skip at ``level``: deeper stages for coarser graphs."""
@@ -246,7 +258,8 @@ class HybridGNet(nn.Module):
             edge_index, lambda_max = self._graph(level)
             for block in self.blocks[level]:
                 x = block(x, edge_index, lambda_max)
-            positions = torch.sigmoid(self.heads[level](x, edge_index, lambda_max=lambda_max))
+            prior = self.prior[getattr(self, f"kept_{level}")] if level else self.prior
+            positions = torch.sigmoid(prior + self.heads[level](x, edge_index, lambda_max=lambda_max))
             if level == 0:
                 return HybridGNetOutput(positions, interim, mu, log_var)
             interim[level] = positions
@@ -259,10 +272,17 @@ class HybridGNet(nn.Module):
 
     def interim_targets(self, target: torch.Tensor) -> dict[int, torch.Tensor]:
         """The landmarks of ``target`` ``(B, n_0, 2)`` that survive at each coarser level."""
-        return {
-            level: target[:, torch.as_tensor(self.pyramid.kept_indices(level), device=target.device)]
-            for level in range(1, self.config.levels)
-        }
+        return {level: target[:, getattr(self, f"kept_{level}")] for level in range(1, self.config.levels)}
+
+    def set_mean_shape(self, mean_shape: torch.Tensor) -> None:
+        """Install the shape prior: with zero head outputs the model predicts ``mean_shape`` ``(n_0, 2)``."""
+        clamped = torch.as_tensor(mean_shape, dtype=self.prior.dtype).clamp(1e-4, 1 - 1e-4)
+        self.prior.copy_(torch.logit(clamped))
+
+    @property
+    def mean_shape(self) -> torch.Tensor:
+        """The shape prior as ``(n_0, 2)`` normalised coordinates."""
+        return torch.sigmoid(self.prior)
 
 
 @dataclass
