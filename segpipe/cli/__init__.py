@@ -18,6 +18,10 @@ from segpipe.errors import SegpipeError
 #: Sub-command modules, in the order they appear in ``segpipe --help``.
 COMMAND_MODULES: tuple[str, ...] = (
     "segpipe.cli.config_cmd",
+    "segpipe.cli.synth_chest",
+    "segpipe.cli.train_landmarks",
+    "segpipe.cli.decode",
+    "segpipe.cli.evaluate_decode",
 )
 
 
