@@ -16,7 +16,7 @@ from segpipe.data.chest import (
     sample_anatomy,
 )
 from segpipe.data.landmarks import read_landmark_dataset, read_landmarks, write_landmarks
-from segpipe.data.manifest import IN_DISTRIBUTION, Manifest
+from segpipe.data.manifest import IN_DISTRIBUTION
 from segpipe.errors import ConfigError, InputError
 from segpipe.io import read_image, read_mask
 from segpipe.models.graph import GraphTemplate, Organ, default_template, normalised_to_pixels, rasterize
@@ -94,9 +94,11 @@ def dataset(tmp_path_factory):
 
 
 def test_dataset_layout_and_manifest(dataset):
-    raw = json.loads((dataset / "dataset.json").read_text())
-    manifest = Manifest(**{**raw, "cases": []})
-    assert manifest.label_types == ["accurate", "right_lung", "left_lung", "heart"]
+    raw = json.loads((dataset / "dataset.json").read_text())  # the generic dataset.json layout
+    assert set(raw) == {"name", "dimensions", "channels", "label_types", "cases"}
+    assert raw["label_types"] == ["accurate", "right_lung", "left_lung", "heart"]
+    assert all(set(case) <= {"id", "split", "group", "image", "labels", "small"} for case in raw["cases"])
+    assert all(set(case["labels"]) == set(raw["label_types"]) for case in raw["cases"])
     loaded = read_landmark_dataset(dataset, default_template())
     cases = loaded.manifest.cases
     assert [c.split for c in cases].count("train") == 3 and [c.split for c in cases].count("val") == 1

@@ -143,8 +143,8 @@ def test_decoded_masks_are_rings_with_the_image_geometry(trained, dataset, tmp_p
     for case in raw["cases"]:
         if case["split"] == "test" and case["group"] == "indistr":
             image = read_image(dataset / case["image"]).array[0]
-            write_image(tmp_path / "data" / f"{case['case_id']}.nii.gz", image, geometry)
-            cases.append({**case, "image": f"{case['case_id']}.nii.gz", "labels": {}})
+            write_image(tmp_path / "data" / f"{case['id']}.nii.gz", image, geometry)
+            cases.append({**case, "image": f"{case['id']}.nii.gz", "labels": {}})
     (tmp_path / "data" / DATASET_FILE).write_text(json.dumps({**raw, "cases": cases}))
     index = json.loads((dataset / LANDMARKS_FILE).read_text())
     index["files"] = {k: str(dataset / v) for k, v in index["files"].items()}

@@ -32,10 +32,9 @@ import numpy as np
 from scipy import ndimage
 from scipy.interpolate import CubicSpline
 
-from segpipe.data.landmarks import DATASET_FILE, write_landmark_index, write_landmarks
+from segpipe.data.landmarks import write_generic_dataset, write_landmark_index, write_landmarks
 from segpipe.data.manifest import IN_DISTRIBUTION, Case, Manifest
 from segpipe.errors import ConfigError
-from segpipe.fsutil import write_json
 from segpipe.io import write_image
 from segpipe.models.graph import GraphTemplate, Organ, normalised_to_pixels, rasterize
 
@@ -333,5 +332,4 @@ def generate_chest_dataset(out: str | PathLike[str], template: GraphTemplate, co
                 cases.append(Case(occluded_id, split, OCCLUDED, f"images/{occluded_id}.png", labels))
     cases.sort(key=lambda case: (case.split, case.group != IN_DISTRIBUTION, case.case_id))
     write_landmark_index(out, template, files)
-    manifest = Manifest(name="chest", dimensions=2, channels=1, label_types=label_types, cases=cases)
-    return write_json(out / DATASET_FILE, manifest.to_dict())
+    return write_generic_dataset(out, Manifest(name="chest", dimensions=2, channels=1, label_types=label_types, cases=cases))

@@ -14,10 +14,12 @@ Dataset layouts
 ---------------
 ``read_landmark_dataset`` accepts two layouts:
 
-1. segpipe's: ``dataset.json`` (the :class:`~segpipe.data.manifest.Manifest` fields with paths
-   relative to the dataset root; label types are organ masks plus ``accurate``, their union) and
-   ``landmarks.json`` (``{"template": {...}, "files": {case_id: relative path}}``), as written by
-   ``segpipe synth chest``.
+1. segpipe's: the generic ``dataset.json`` (``name``, ``dimensions``, ``channels``,
+   ``label_types`` and ``cases`` with ``id``, ``split``, ``group``, ``image`` and ``labels``, paths
+   relative to the dataset root; the chest data's label types are the organ masks plus
+   ``accurate``, their union) and ``landmarks.json`` (``{"template": {...}, "files": {id: relative
+   path}}``), as written by ``segpipe synth chest``. Landmarks live in their own file because the
+   generic ``dataset.json`` schema admits no extra keys.
 2. Gaggion's JSRT layout: ``Train/``, ``Val/``, ``Test/`` (any capitalisation), each with ``Images/``
    (PNG) and ``landmarks/`` (``.npy`` or ``.csv`` with the image's stem). All cases are in-distribution.
 """
@@ -41,7 +43,7 @@ from segpipe.models.graph import GraphTemplate
 
 DATASET_FILE = "dataset.json"
 LANDMARKS_FILE = "landmarks.json"
-_GAGGION_SPLITS = {"train": "train", "val": "val", "test": "test"}
+_GAGGION_SPLITS = ("train", "val", "test")
 
 
 def read_landmarks(path: str | PathLike[str], template: GraphTemplate | None = None) -> np.ndarray:
@@ -128,6 +130,32 @@ class LandmarkDataset:
         return [case for case in self.manifest.select(split=split, group=group) if case.case_id in self.files]
 
 
+def write_generic_dataset(root: str | PathLike[str], manifest: Manifest) -> Path:
+    """Write ``manifest`` (image and label paths relative to ``root``) as the generic ``dataset.json``."""
+    cases = [
+        {"id": c.case_id, "split": c.split, "group": c.group, "image": c.image, "labels": c.labels} for c in manifest.cases
+    ]
+    document = {"name": manifest.name, "dimensions": manifest.dimensions, "channels": manifest.channels,
+                "label_types": manifest.label_types, "cases": cases}
+    return write_json(Path(root) / DATASET_FILE, document)
+
+
+def _read_generic_dataset(root: Path) -> Manifest:
+    """Read ``dataset.json`` with absolute paths (the part of ``segpipe.data.layout.read_dataset`` needed here)."""
+    raw = _load_json(root / DATASET_FILE)
+    try:
+        cases = [
+            Case(
+                case["id"], case["split"], case.get("group", IN_DISTRIBUTION), str(root / case["image"]),
+                {label_type: str(root / path) for label_type, path in case.get("labels", {}).items()},
+            )
+            for case in raw["cases"]
+        ]
+        return Manifest(raw["name"], raw["dimensions"], raw["channels"], list(raw["label_types"]), cases)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise InputError(f"malformed dataset description ({exc!r})", where=root / DATASET_FILE, fix="regenerate the dataset") from exc
+
+
 def write_landmark_index(root: str | PathLike[str], template: GraphTemplate, files: dict[str, str]) -> Path:
     """Write ``landmarks.json``: the template and each case's landmark file (relative to ``root``)."""
     return write_json(Path(root) / LANDMARKS_FILE, {"template": template.to_dict(), "files": files})
@@ -174,14 +202,9 @@ def _load_json(path: Path) -> Any:
 
 
 def _read_segpipe_layout(root: Path, template: GraphTemplate | None) -> LandmarkDataset:
-    raw = _load_json(root / DATASET_FILE)
+    manifest = _read_generic_dataset(root)
     index = _load_json(root / LANDMARKS_FILE)
     try:
-        cases = [
-            Case(**{**case, "image": str(root / case["image"]), "labels": {k: str(root / v) for k, v in case["labels"].items()}})
-            for case in raw.pop("cases")
-        ]
-        manifest = Manifest(cases=cases, **raw)
         stored = GraphTemplate.from_dict(index["template"], source=str(root / LANDMARKS_FILE))
         files = {case_id: root / relative for case_id, relative in index["files"].items()}
     except (KeyError, TypeError) as exc:
@@ -199,8 +222,8 @@ def _gaggion_split_dirs(root: Path) -> dict[str, Path]:
     found = {}
     if root.is_dir():
         for child in root.iterdir():
-            split = _GAGGION_SPLITS.get(child.name.lower())
-            if split and child.is_dir() and _child(child, "images") and _child(child, "landmarks"):
+            split = child.name.lower()
+            if split in _GAGGION_SPLITS and child.is_dir() and _child(child, "images") and _child(child, "landmarks"):
                 found[split] = child
     return found
 

@@ -1,1 +1,1 @@
-"""Networks: the MONAI network factory and HybridGNet with its landmark graphs."""
+"""Networks: the MONAI network factory and the saved-model format shared by train and predict."""
