@@ -189,10 +189,14 @@ def test_resume_after_kill_matches_an_uninterrupted_run(dataset, tmp_path, one_t
         assert [int(r["iteration"]) for r in csv.DictReader(handle)] == list(range(10, 121, 10))
 
 
-def test_resume_refuses_changed_settings(dataset, tmp_path, one_thread):
-    train_landmarks(small_config(iterations=2, checkpoint_every=1), dataset, tmp_path, progress=False)
-    with pytest.raises(InputError, match="other decode settings"):
-        train_landmarks(small_config(iterations=4, checkpoint_every=1, learning_rate=0.01), dataset, tmp_path, progress=False)
+def test_changed_settings_start_over(dataset, tmp_path, one_thread, capsys):
+    train_landmarks(small_config(iterations=3, checkpoint_every=1), dataset, tmp_path, progress=False)
+    train_landmarks(small_config(iterations=2, checkpoint_every=1, learning_rate=0.01), dataset, tmp_path, progress=False)
+    assert "discarding checkpoints made with other settings" in capsys.readouterr().out
+    assert [p.name for p in list_checkpoints(tmp_path / "checkpoints")] == ["checkpoint_00000001.pt", "checkpoint_00000002.pt"]
+    with open(tmp_path / "log.csv", newline="") as handle:
+        assert [int(r["iteration"]) for r in csv.DictReader(handle)] == [1, 2]
+    assert load_model(tmp_path / "model.pt").iterations == 2
 
 
 def test_cli_errors_are_clean(tmp_path, dataset, capsys):

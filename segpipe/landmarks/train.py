@@ -11,7 +11,9 @@ Output directory
 ``checkpoints/checkpoint_<iteration>.pt``
     Atomic checkpoints (:mod:`segpipe.checkpoint`) with model, optimiser, scheduler, random
     generator states and the log so far; a run killed at any moment (``kill -9`` included) resumes
-    from the newest one and continues exactly as if it had not stopped.
+    from the newest one and continues exactly as if it had not stopped. Checkpoints made with
+    other settings (template, model, training settings that change the weights, training cases)
+    are deleted and training starts over.
 ``log.csv``
     One row per checkpoint: iteration, mean training losses since the previous row, learning rate,
     validation landmark MSE in px^2 (network resolution) and cumulative training seconds. Rewritten
@@ -32,7 +34,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from segpipe.checkpoint import capture_rng_state, load_latest_checkpoint, restore_rng_state, save_checkpoint, seed_everything
+from segpipe.checkpoint import (
+    capture_rng_state,
+    list_checkpoints,
+    load_latest_checkpoint,
+    restore_rng_state,
+    save_checkpoint,
+    seed_everything,
+)
 from segpipe.data.landmarks import LandmarkDataset, read_landmark_dataset
 from segpipe.errors import ConfigError, InputError
 from segpipe.fsutil import atomic_open
@@ -114,9 +123,14 @@ def landmark_mse_px2(predicted: torch.Tensor, target: torch.Tensor, size: int) -
     return float(((predicted - target) * size).pow(2).mean())
 
 
-def _fingerprint(decode: dict[str, Any]) -> dict[str, Any]:
-    """The settings a checkpoint must share with the current run to be resumed."""
-    return {"template": decode["template"], "model": decode["model"], "train": {k: v for k, v in decode["train"].items() if k != "device"}}
+#: Settings under ``decode.train`` that do not change the trained weights (not in the fingerprint).
+_NO_EFFECT = ("device", "checkpoint_every")
+
+
+def _fingerprint(decode: dict[str, Any], case_ids: list[str]) -> dict[str, Any]:
+    """The settings and training cases a checkpoint must share with the current run to be resumed."""
+    train = {key: value for key, value in decode["train"].items() if key not in _NO_EFFECT}
+    return {"template": decode["template"], "model": decode["model"], "train": train, "cases": case_ids}
 
 
 def _write_log(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -129,13 +143,39 @@ def _write_log(path: Path, rows: list[dict[str, Any]]) -> None:
 @torch.no_grad()
 def _validate(model: HybridGNet, data: LandmarkArrays, device: torch.device, batch_size: int) -> float:
     model.eval()
-    errors = []
-    for start in range(0, len(data.case_ids), batch_size):
-        images = data.images[start : start + batch_size].to(device)
-        predicted = model(images).positions.cpu()
-        errors.append(((predicted - data.landmarks[start : start + batch_size]) * model.config.image_size).pow(2).flatten(1))
+    predicted = [
+        model(data.images[start : start + batch_size].to(device)).positions.cpu()
+        for start in range(0, len(data.case_ids), batch_size)
+    ]
     model.train()
-    return float(torch.cat(errors).mean())
+    return landmark_mse_px2(torch.cat(predicted), data.landmarks, model.config.image_size)
+
+
+def _resume(checkpoints: Path, fingerprint: dict[str, Any], parts: dict[str, Any], device: torch.device) -> dict[str, Any] | None:
+    """Load the newest checkpoint into ``parts`` (model, optimizer, scheduler) and the RNGs.
+
+    Returns the checkpoint, or ``None`` when there is none or it was made with other settings
+    (then every checkpoint is deleted, so that the new run's checkpoints are the only ones).
+    """
+    state = load_latest_checkpoint(checkpoints, map_location=device)
+    if state is not None and state["fingerprint"] != fingerprint:
+        print(f"train-landmarks: discarding checkpoints made with other settings in {checkpoints}", flush=True)
+        for stale in list_checkpoints(checkpoints):
+            stale.unlink()
+        return None
+    if state is not None:
+        for name, part in parts.items():
+            part.load_state_dict(state[name])
+        restore_rng_state(state["rng"])
+    return state
+
+
+def _augmented_batch(train: LandmarkArrays, batch: int, augment: dict[str, float]) -> tuple[torch.Tensor, torch.Tensor]:
+    """A random batch (without replacement), moved by a random affine map, with random intensities."""
+    index = torch.randperm(len(train.case_ids))[:batch]
+    forward = random_affine(batch, rotation_deg=augment["rotation_deg"], scale=augment["scale"], translation=augment["translation"])
+    images, target = apply_affine(train.images[index], train.landmarks[index], forward)
+    return random_intensity(images, augment["intensity"]), target
 
 
 def train_landmarks(
@@ -157,7 +197,7 @@ def train_landmarks(
     out_dir
         Run directory (see the module notes).
     progress
-        Show a progress bar on standard error.
+        Show a progress bar on standard error (else one line per checkpoint on standard output).
 
     Returns
     -------
@@ -167,13 +207,12 @@ def train_landmarks(
     Raises
     ------
     InputError
-        If the dataset is unusable or the newest checkpoint was made with other settings.
+        If the dataset is unusable.
     """
     from tqdm import tqdm
 
     decode, settings = config["decode"], config["decode"]["train"]
     out_dir = Path(out_dir)
-    checkpoints = out_dir / "checkpoints"
     template = load_template(decode["template"])
     architecture = model_config(decode)
     dataset = read_landmark_dataset(dataset_dir, template)
@@ -188,36 +227,21 @@ def train_landmarks(
     optimizer = torch.optim.Adam(model.parameters(), lr=settings["learning_rate"], weight_decay=settings["weight_decay"])
     total = settings["iterations"]
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total, eta_min=settings["learning_rate"] * 0.05)
-    start, rows, seconds = 0, [], 0.0
-    state = load_latest_checkpoint(checkpoints, map_location=device)
-    if state is not None:
-        if state["fingerprint"] != _fingerprint(decode):
-            raise InputError(
-                "the newest checkpoint was made with other decode settings",
-                where=checkpoints,
-                fix="restore the settings of that run, or delete the checkpoints directory to start over",
-            )
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        restore_rng_state(state["rng"])
-        start, rows, seconds = state["iteration"], state["log"], state["seconds"]
+    parts = {"model": model, "optimizer": optimizer, "scheduler": scheduler}
+    fingerprint = _fingerprint(decode, train.case_ids)
+    state = _resume(out_dir / "checkpoints", fingerprint, parts, device)
+    start, rows, seconds = (state["iteration"], state["log"], state["seconds"]) if state else (0, [], 0.0)
 
-    augment = settings["augment"]
     batch = min(settings["batch_size"], len(train.case_ids))
-    sums = np.zeros(4)
-    count = 0
+    sums, count = np.zeros(4), 0
     model.train()
     bar = tqdm(total=total, initial=start, disable=not progress, desc="train-landmarks", unit="it", dynamic_ncols=True)
     began = time.perf_counter()
     for iteration in range(start + 1, total + 1):
-        index = torch.randperm(len(train.case_ids))[:batch]
-        forward = random_affine(batch, rotation_deg=augment["rotation_deg"], scale=augment["scale"], translation=augment["translation"])
-        images, target = apply_affine(train.images[index], train.landmarks[index], forward)
-        images = random_intensity(images, augment["intensity"])
-        output = model(images.to(device))
+        images, target = _augmented_batch(train, batch, settings["augment"])
         terms = hybridgnet_loss(
-            model, output, target.to(device), kl_weight=settings["kl_weight"], interim_weight=settings["interim_weight"]
+            model, model(images.to(device)), target.to(device),
+            kl_weight=settings["kl_weight"], interim_weight=settings["interim_weight"],
         )
         optimizer.zero_grad(set_to_none=True)
         terms.total.backward()
@@ -227,30 +251,20 @@ def train_landmarks(
         count += 1
         bar.update(1)
         bar.set_postfix(loss=f"{terms.total.item():.2e}")
-        if iteration % settings["checkpoint_every"] == 0 or iteration == total:
-            seconds += time.perf_counter() - began
-            began = time.perf_counter()
-            val = _validate(model, validation, device, batch) if validation is not None else float("nan")
-            means = sums / count
-            rows.append(dict(zip(LOG_COLUMNS, [iteration, *means.tolist(), scheduler.get_last_lr()[0], val, round(seconds, 3)], strict=True)))
-            sums[:], count = 0, 0
-            save_checkpoint(
-                checkpoints,
-                iteration,
-                {
-                    "iteration": iteration,
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "rng": capture_rng_state(),
-                    "log": rows,
-                    "seconds": seconds,
-                    "fingerprint": _fingerprint(decode),
-                },
-            )
-            _write_log(out_dir / LOG_FILE, rows)
-            if not progress:
-                print(f"train-landmarks: iteration {iteration}/{total} loss {means[0]:.3e} val_mse_px2 {val:.2f}", flush=True)
+        if iteration % settings["checkpoint_every"] and iteration != total:
+            continue
+        seconds += time.perf_counter() - began
+        val = _validate(model, validation, device, batch) if validation is not None else float("nan")
+        means = sums / count
+        rows.append(dict(zip(LOG_COLUMNS, [iteration, *means.tolist(), scheduler.get_last_lr()[0], val, round(seconds, 3)], strict=True)))
+        sums, count = np.zeros(4), 0
+        checkpoint = {name: part.state_dict() for name, part in parts.items()}
+        checkpoint.update(iteration=iteration, rng=capture_rng_state(), log=rows, seconds=seconds, fingerprint=fingerprint)
+        save_checkpoint(out_dir / "checkpoints", iteration, checkpoint)
+        _write_log(out_dir / LOG_FILE, rows)
+        if not progress:
+            print(f"train-landmarks: iteration {iteration}/{total} loss {means[0]:.3e} val_mse_px2 {val:.2f}", flush=True)
+        began = time.perf_counter()
     bar.close()
     model.eval()
     return save_model(out_dir / MODEL_FILE, model, total)
