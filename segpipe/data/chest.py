@@ -23,7 +23,7 @@ of the anatomy underneath.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -305,7 +305,6 @@ def generate_chest_dataset(out: str | PathLike[str], template: GraphTemplate, co
     out = Path(out)
     size = config.image_size
     counts = {**_RENDER_LANDMARKS, **{o.name: o.n_landmarks for o in template.organs}}
-    label_types = [UNION_LABEL, *template.names]
     cases: list[Case] = []
     files: dict[str, str] = {}
     for split_number, (split, count) in enumerate((("train", config.n_train), ("val", config.n_val), ("test", config.n_test))):
@@ -313,23 +312,29 @@ def generate_chest_dataset(out: str | PathLike[str], template: GraphTemplate, co
             rng = np.random.default_rng([config.seed, split_number, index])
             anatomy = sample_anatomy(rng, counts)
             image = render(anatomy, size, rng)
-            case_id = f"{split}_{index:04d}"
             points = normalised_to_pixels(np.concatenate([anatomy.landmarks[name] for name in template.names]), (size, size))
-            masks = rasterize(points, template, (size, size))
-            masks[UNION_LABEL] = np.maximum.reduce(list(masks.values()))
-            labels = {}
-            for label_type in label_types:
-                labels[label_type] = f"labels/{label_type}/{case_id}.png"
-                write_image(out / labels[label_type], masks[label_type] * np.uint8(255))
-            files[case_id] = f"landmarks/{case_id}.csv"
-            write_landmarks(out / files[case_id], points)
-            write_image(out / f"images/{case_id}.png", _to_uint8(image))
-            cases.append(Case(case_id, split, IN_DISTRIBUTION, f"images/{case_id}.png", labels))
+            case = _write_case(out, Case(f"{split}_{index:04d}", split, IN_DISTRIBUTION, ""), image, points, template)
+            cases.append(case)
+            files[case.case_id] = f"landmarks/{case.case_id}.csv"
             if split == "test":
                 occluded_id = f"test_occluded_{index:04d}"
-                write_image(out / f"images/{occluded_id}.png", _to_uint8(occlude(image, points, rng, config)))
-                files[occluded_id] = files[case_id]
-                cases.append(Case(occluded_id, split, OCCLUDED, f"images/{occluded_id}.png", labels))
+                occluded = replace(case, case_id=occluded_id, group=OCCLUDED, image=f"images/{occluded_id}.png")
+                write_image(out / occluded.image, _to_uint8(occlude(image, points, rng, config)))
+                cases.append(occluded)
+                files[occluded.case_id] = files[case.case_id]
     cases.sort(key=lambda case: (case.split, case.group != IN_DISTRIBUTION, case.case_id))
     write_landmark_index(out, template, files)
+    label_types = [UNION_LABEL, *template.names]
     return write_generic_dataset(out, Manifest(name="chest", dimensions=2, channels=1, label_types=label_types, cases=cases))
+
+
+def _write_case(out: Path, case: Case, image: np.ndarray, points: np.ndarray, template: GraphTemplate) -> Case:
+    """Write one image with its landmarks, organ masks and their union; return the case with its paths."""
+    masks = rasterize(points, template, image.shape)
+    masks[UNION_LABEL] = np.maximum.reduce(list(masks.values()))
+    labels = {label_type: f"labels/{label_type}/{case.case_id}.png" for label_type in (UNION_LABEL, *template.names)}
+    for label_type, relative in labels.items():
+        write_image(out / relative, masks[label_type] * np.uint8(255))
+    write_landmarks(out / f"landmarks/{case.case_id}.csv", points)
+    write_image(out / f"images/{case.case_id}.png", _to_uint8(image))
+    return replace(case, image=f"images/{case.case_id}.png", labels=labels)

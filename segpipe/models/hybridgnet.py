@@ -90,7 +90,7 @@ class HybridGNetConfig:
         if self.image_size % factor:
             raise ConfigError(
                 f"image size {self.image_size} is not divisible by {factor} (2 ** (encoder stages - 1))",
-                where="decode.image_size",
+                where=f"{key}.image_size",
                 fix=f"use a multiple of {factor} or fewer encoder stages",
             )
         if min(self.latent_size, self.graph_channels, self.cheb_k, self.in_channels, *self.encoder_channels) < 1:
