@@ -4,6 +4,7 @@
 #   snakemake --cores 8                  # everything (target `all`) on config.yaml
 #   snakemake --cores 2 --configfile tests/configs/smoke.yaml   # the tiny smoke configuration
 #   snakemake --cores 8 train            # up to trained models
+#   snakemake --cores 2 decode           # HybridGNet landmark decoding on synthetic chest x-rays
 #   snakemake -n all                     # show the whole DAG
 #   snakemake --workflow-profile workflows/profiles/slurm   # on a SLURM cluster
 
@@ -21,6 +22,7 @@ include: "workflows/rules/train.smk"
 include: "workflows/rules/predict.smk"
 include: "workflows/rules/evaluate.smk"
 include: "workflows/rules/report.smk"
+include: "workflows/rules/decode.smk"
 
 
 rule all:

@@ -25,6 +25,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "segpipe.cli.predict_cmd",
     "segpipe.cli.evaluate_cmd",
     "segpipe.cli.report_cmd",
+    "segpipe.cli.train_landmarks",
+    "segpipe.cli.decode",
+    "segpipe.cli.evaluate_decode",
 )
 
 

@@ -1,0 +1,36 @@
+"""``segpipe evaluate-decode``: score decoded landmarks and masks against references and the mean shape."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from segpipe.cli.common import add_config_option, config_from_args
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``segpipe evaluate-decode``."""
+    parser = subparsers.add_parser(
+        "evaluate-decode",
+        help="score decoded landmarks/masks (Dice, HD95, Betti errors, landmark MSE vs mean shape)",
+        description=(
+            "Score the output of `segpipe decode` against the dataset's landmarks; write masks.csv, landmarks.csv "
+            "and summary.json to --out."
+        ),
+    )
+    add_config_option(parser)
+    parser.add_argument("--decoded", type=Path, required=True, metavar="DIR", help="output directory of segpipe decode")
+    parser.add_argument("--dataset", type=Path, required=True, metavar="DIR", help="landmark dataset that was decoded")
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="directory for the scores")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Score and print the summary."""
+    from segpipe.landmarks.evaluate import evaluate_decoded
+
+    config_from_args(args)  # validated for consistency with the other stages; scoring needs no settings
+    path = evaluate_decoded(args.decoded, args.dataset, args.out)
+    print(json.dumps(json.loads(path.read_text(encoding="utf-8")), indent=1))
+    return 0

@@ -1,0 +1,1 @@
+"""Landmark decoding with HybridGNet: training, decoding to contours and masks, evaluation."""

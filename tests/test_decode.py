@@ -1,0 +1,244 @@
+"""Landmark training, augmentation, decoding and evaluation: end to end on small synthetic data."""
+
+import csv
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from segpipe.checkpoint import list_checkpoints
+from segpipe.cli import main
+from segpipe.config import validate_config
+from segpipe.data.chest import ChestSynthConfig, generate_chest_dataset
+from segpipe.data.landmarks import DATASET_FILE, LANDMARKS_FILE, read_landmarks
+from segpipe.errors import InputError
+from segpipe.io import Geometry, read_image, read_mask, write_image
+from segpipe.landmarks.augment import apply_affine, random_affine, random_intensity
+from segpipe.landmarks.evaluate import betti_numbers_2d, dice, evaluate_decoded, hausdorff95, landmark_errors
+from segpipe.landmarks.model_file import load_model
+from segpipe.landmarks.train import LOG_COLUMNS, train_landmarks
+from segpipe.models.graph import default_template
+
+SMALL_MODEL = {"image_size": 64, "encoder_channels": [8, 16, 32, 32], "graph_channels": 16, "latent_size": 32}
+
+
+def small_config(**train):
+    return validate_config({
+        "decode": {
+            "synthetic": {"image_size": 64, "n_train": 40, "n_val": 4, "n_test": 8},
+            "model": SMALL_MODEL,
+            "train": {"iterations": 300, "checkpoint_every": 100, "learning_rate": 0.002, "device": "cpu", **train},
+        }
+    })
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("chest")
+    generate_chest_dataset(out, default_template(), ChestSynthConfig(image_size=64, n_train=40, n_val=4, n_test=8))
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, dataset, one_thread):
+    run = tmp_path_factory.mktemp("run")
+    model = train_landmarks(small_config(), dataset, run, progress=False)
+    return run, model
+
+
+def _blob_centre(image, guess, radius=5):
+    """Intensity-weighted centre (x, y) of the blob near ``guess`` (pixel coordinates)."""
+    x0, y0 = int(round(guess[0])), int(round(guess[1]))
+    window = image[y0 - radius : y0 + radius + 1, x0 - radius : x0 + radius + 1]
+    rows, cols = np.mgrid[y0 - radius : y0 + radius + 1, x0 - radius : x0 + radius + 1]
+    return np.array([(cols * window).sum(), (rows * window).sum()]) / window.sum()
+
+
+def test_affine_augmentation_moves_landmarks_with_the_image():
+    torch.manual_seed(4)
+    size = 96
+    landmarks = torch.tensor([[[0.3, 0.35], [0.62, 0.4], [0.5, 0.7]]])
+    rows, cols = np.mgrid[0:size, 0:size]
+    image = np.zeros((size, size))
+    for u, v in landmarks[0].numpy():
+        x, y = u * size - 0.5, v * size - 0.5
+        image += np.exp(-((cols - x) ** 2 + (rows - y) ** 2) / (2 * 1.5**2))
+    forward = random_affine(1, rotation_deg=25, scale=0.2, translation=0.08)
+    assert not torch.allclose(forward[0, :, :2], torch.eye(2))
+    warped, moved = apply_affine(torch.as_tensor(image, dtype=torch.float32)[None, None], landmarks, forward)
+    for u, v in moved[0].numpy():
+        expected = np.array([u * size - 0.5, v * size - 0.5])
+        np.testing.assert_allclose(_blob_centre(warped[0, 0].numpy(), expected), expected, atol=0.25)
+
+
+def test_identity_affine_changes_nothing():
+    images, landmarks = torch.rand(2, 1, 16, 16), torch.rand(2, 5, 2)
+    identity = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]).expand(2, 2, 3)
+    warped, moved = apply_affine(images, landmarks, identity)
+    torch.testing.assert_close(warped, images)
+    torch.testing.assert_close(moved, landmarks)
+
+
+def test_intensity_augmentation_keeps_shape_and_order():
+    torch.manual_seed(0)
+    images = torch.linspace(0, 1, 64).view(1, 1, 8, 8).repeat(3, 1, 1, 1)
+    changed = random_intensity(images, 0.2)
+    assert changed.shape == images.shape and not torch.equal(changed, images)
+    assert torch.all(changed.flatten(1).diff(dim=1) >= 0), "a monotone change keeps the intensity order"
+    assert torch.equal(random_intensity(images, 0.0), images)
+
+
+def test_training_beats_the_mean_shape_baseline(trained, dataset, tmp_path):
+    run, model_path = trained
+    with open(run / "log.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert tuple(rows[0]) == LOG_COLUMNS
+    assert [int(r["iteration"]) for r in rows] == [100, 200, 300]
+    assert float(rows[-1]["val_mse_px2"]) < float(rows[0]["val_mse_px2"])
+    assert main(["decode", "--config", str(_config_file(tmp_path)), "--model", str(model_path), "--dataset", str(dataset),
+                 "--out", str(tmp_path / "decoded"), "--threads", "1"]) == 0
+    summary = json.loads(evaluate_decoded(tmp_path / "decoded", dataset, tmp_path / "scores").read_text())["groups"]
+    for group in ("indistr", "occluded"):
+        ours, baseline = summary[group]["hybridgnet"], summary[group]["mean_shape"]
+        assert ours["cases"] == baseline["cases"] == 8
+        assert ours["mse_px2"] < baseline["mse_px2"], group
+    clean = summary["indistr"]["hybridgnet"]
+    assert clean["mse_px2"] < 0.5 * summary["indistr"]["mean_shape"]["mse_px2"]
+    assert all(organ["dice"] > 0.8 for organ in clean["organs"].values())
+    with open(tmp_path / "scores" / "masks.csv", newline="") as handle:
+        masks = list(csv.DictReader(handle))
+    assert len(masks) == 2 * 16 * 3  # methods x cases x organs
+    assert all(not math.isnan(float(row["hd95"])) for row in masks)
+
+
+def _config_file(tmp_path, **train):
+    path = tmp_path / "config.yaml"
+    config = small_config(**train)
+    path.write_text(yaml.safe_dump({"decode": config["decode"]}))
+    return path
+
+
+def test_decoded_masks_are_rings_with_the_image_geometry(trained, dataset, tmp_path):
+    """Decode NIfTI copies of the test images: masks keep spacing/origin and are one hole-free component."""
+    _, model_path = trained
+    raw = json.loads((dataset / DATASET_FILE).read_text())
+    geometry = Geometry(spacing=(0.7, 0.4), origin=(-3.0, 12.0), direction=(1.0, 0.0, 0.0, 1.0))
+    cases = []
+    for case in raw["cases"]:
+        if case["split"] == "test" and case["group"] == "indistr":
+            image = read_image(dataset / case["image"]).array[0]
+            write_image(tmp_path / "data" / f"{case['id']}.nii.gz", image, geometry)
+            cases.append({**case, "image": f"{case['id']}.nii.gz", "labels": {}})
+    (tmp_path / "data" / DATASET_FILE).write_text(json.dumps({**raw, "cases": cases}))
+    index = json.loads((dataset / LANDMARKS_FILE).read_text())
+    index["files"] = {k: str(dataset / v) for k, v in index["files"].items()}
+    (tmp_path / "data" / LANDMARKS_FILE).write_text(json.dumps(index))
+    from segpipe.landmarks.decode import decode_dataset
+
+    decoded = json.loads(decode_dataset(model_path, tmp_path / "data", tmp_path / "out").read_text())
+    assert len(decoded["cases"]) == 8
+    for entry in decoded["cases"]:
+        points = read_landmarks(tmp_path / "out" / entry["landmarks"], default_template())
+        assert np.all((points > -0.5) & (points < 63.5))
+        for organ, relative in entry["masks"].items():
+            mask, mask_geometry = read_mask(tmp_path / "out" / relative)
+            assert relative.endswith(".nii.gz") and mask.shape == (64, 64)
+            assert mask_geometry.matches(geometry)
+            assert set(np.unique(mask)) <= {0, 1}
+            assert betti_numbers_2d(mask) == (1, 0), f"{organ} of {entry['case_id']}"
+
+
+def test_resume_after_kill_matches_an_uninterrupted_run(dataset, tmp_path, one_thread):
+    config = _config_file(tmp_path, iterations=120, checkpoint_every=10)
+    command = [sys.executable, "-m", "segpipe.cli", "train-landmarks", "--config", str(config), "--dataset", str(dataset),
+               "--out", str(tmp_path / "killed"), "--threads", "1", "--no-progress"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.monotonic() + 120
+    while not list_checkpoints(tmp_path / "killed" / "checkpoints"):
+        assert process.poll() is None, process.stderr.read().decode()
+        assert time.monotonic() < deadline, "no checkpoint appeared"
+        time.sleep(0.02)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    process.stderr.close()
+    interrupted_at = int(list_checkpoints(tmp_path / "killed" / "checkpoints")[-1].stem.split("_")[1])
+    assert interrupted_at < 120 and not (tmp_path / "killed" / "model.pt").exists()
+
+    settings = small_config(iterations=120, checkpoint_every=10)
+    resumed = load_model(train_landmarks(settings, dataset, tmp_path / "killed", progress=False)).model.state_dict()
+    straight = load_model(train_landmarks(settings, dataset, tmp_path / "straight", progress=False)).model.state_dict()
+    for name, value in straight.items():
+        torch.testing.assert_close(resumed[name], value, msg=name)
+    with open(tmp_path / "killed" / "log.csv", newline="") as handle:
+        assert [int(r["iteration"]) for r in csv.DictReader(handle)] == list(range(10, 121, 10))
+
+
+def test_changed_settings_start_over(dataset, tmp_path, one_thread, capsys):
+    train_landmarks(small_config(iterations=3, checkpoint_every=1), dataset, tmp_path, progress=False)
+    train_landmarks(small_config(iterations=2, checkpoint_every=1, learning_rate=0.01), dataset, tmp_path, progress=False)
+    assert "discarding checkpoints made with other settings" in capsys.readouterr().out
+    assert [p.name for p in list_checkpoints(tmp_path / "checkpoints")] == ["checkpoint_00000001.pt", "checkpoint_00000002.pt"]
+    with open(tmp_path / "log.csv", newline="") as handle:
+        assert [int(r["iteration"]) for r in csv.DictReader(handle)] == [1, 2]
+    assert load_model(tmp_path / "model.pt").iterations == 2
+
+
+def test_cli_errors_are_clean(tmp_path, dataset, capsys):
+    config = _config_file(tmp_path)
+    assert main(["decode", "--config", str(config), "--model", str(tmp_path / "none.pt"), "--dataset", str(dataset),
+                 "--out", str(tmp_path / "out")]) == 2
+    assert "model file not found" in capsys.readouterr().err
+    (tmp_path / "garbage.pt").write_bytes(b"not a model")
+    assert main(["decode", "--config", str(config), "--model", str(tmp_path / "garbage.pt"), "--dataset", str(dataset),
+                 "--out", str(tmp_path / "out")]) == 2
+    assert "not a HybridGNet model" in capsys.readouterr().err
+    assert main(["evaluate-decode", "--config", str(config), "--decoded", str(tmp_path), "--dataset", str(dataset),
+                 "--out", str(tmp_path / "scores")]) == 2
+    assert "run `segpipe decode` first" in capsys.readouterr().err
+
+
+def test_betti_numbers_of_known_masks():
+    ring = np.zeros((9, 9), bool)
+    ring[2:7, 2:7] = True
+    ring[4, 4] = False
+    assert betti_numbers_2d(ring) == (1, 1)
+    diagonal = np.eye(4, dtype=bool)  # 8-connected: one component; its background is one 4-connected piece
+    assert betti_numbers_2d(diagonal) == (1, 0)
+    corner_hole = np.ones((4, 4), bool)
+    corner_hole[0, 0] = False  # touches the border: not a hole
+    assert betti_numbers_2d(corner_hole) == (1, 0)
+    assert betti_numbers_2d(np.zeros((3, 3), bool)) == (0, 0)
+
+
+def test_dice_and_hausdorff_with_spacing_and_empty_masks():
+    a = np.zeros((10, 10), bool)
+    a[2:5, 2:5] = True
+    b = np.zeros((10, 10), bool)
+    b[2:6, 2:5] = True
+    assert dice(a, b) == pytest.approx(2 * 9 / (9 + 12))
+    assert hausdorff95(a, b, (2.0, 1.0)) == pytest.approx(2.0)  # one row further, rows 2 mm apart
+    empty = np.zeros_like(a)
+    assert dice(empty, empty) == 1.0 and hausdorff95(empty, empty, (1.0, 1.0)) == 0.0
+    assert hausdorff95(empty, a, (2.0, 1.0)) == pytest.approx(math.hypot(20.0, 10.0))
+
+
+def test_landmark_errors_follow_gaggions_definition():
+    errors = landmark_errors(np.array([[3.0, 4.0], [0.0, 0.0]]), np.zeros((2, 2)))
+    assert errors["mse_px2"] == pytest.approx((9 + 16) / 4)
+    assert errors["mean_distance_px"] == pytest.approx(2.5)
