@@ -18,8 +18,12 @@ def random_shape(rng: np.random.Generator, ndim: int, kind: str) -> tuple[int, .
 
 
 def random_array(rng: np.random.Generator, ndim: int, kind: str) -> np.ndarray:
-    """A random float64 array of the given kind."""
-    shape = random_shape(rng, ndim, kind)
+    """A random float64 array of the given kind and a random shape."""
+    return random_values(rng, random_shape(rng, ndim, kind), kind)
+
+
+def random_values(rng: np.random.Generator, shape: tuple[int, ...], kind: str) -> np.ndarray:
+    """A random float64 array of the given kind and shape."""
     if kind == "ties":
         return rng.integers(0, 4, size=shape).astype(np.float64)
     if kind == "binary":

@@ -82,7 +82,7 @@ def same_shape(prediction: np.ndarray, target: np.ndarray) -> None:
         )
 
 
-def choice(value: str, allowed: tuple[str, ...], name: str) -> str:
+def choice(value: Any, allowed: tuple[Any, ...], name: str) -> Any:
     """Return ``value`` if it is one of ``allowed``, else raise :class:`TopologyValueError`."""
     if value not in allowed:
         raise TopologyValueError(
