@@ -17,7 +17,7 @@ Every function raises :class:`TopologyValueError` / :class:`TopologyTypeError` (
 """
 
 from segpipe.topology._engine import engine_version
-from segpipe.topology.barcode import Barcode, Bars, barcode
+from segpipe.topology.persistence import Barcode, Bars, barcode
 from segpipe.topology.errors import TopologyTypeError, TopologyValueError
 from segpipe.topology.gather import gather
 from segpipe.topology.matching import BettiMatching, DimensionMatching, betti_matching, betti_matching_batch

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from segpipe.topology._inputs import as_image, choice
-from segpipe.topology.barcode import barcode
+from segpipe.topology.persistence import barcode
 from segpipe.topology.gather import gather
 from segpipe.topology.matching import BettiMatching, betti_matching
 
