@@ -25,22 +25,15 @@ export LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=lib
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:strict_string_checks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export SANITIZED_ENGINE="$MODULE"
+export PYTHONPATH="$PWD/scripts${PYTHONPATH:+:$PYTHONPATH}"
 exec "$PYTHON" - "$@" <<'PY'
-import importlib.util
 import os
 import sys
 
 import pytest
+from engine_override import load_engine
 
-spec = importlib.util.spec_from_file_location("segpipe.topology._engine", os.environ["SANITIZED_ENGINE"])
-engine = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(engine)
-sys.modules["segpipe.topology._engine"] = engine
-
-import segpipe.topology  # noqa: E402,F401  (must come after the sanitized engine is in place)
-
-for name in ("segpipe.topology.persistence", "segpipe.topology.matching"):
-    assert sys.modules[name]._engine is engine, name
+engine = load_engine(os.environ["SANITIZED_ENGINE"])
 print(f"testing the sanitized engine {engine.__file__}", flush=True)
 sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", "--capture=sys", "tests/test_topology_inputs.py",
                       "tests/test_topology_barcode.py", "tests/test_topology_matching.py",

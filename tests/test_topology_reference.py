@@ -137,11 +137,11 @@ def test_top_construction_is_the_reference_on_the_cell_grid(reference):
             shape = tuple(int(n) for n in rng.integers(2, 9 if ndim == 2 else 5, size=ndim))
             a, b = rng.random(shape), rng.random(shape)
             ours = betti_matching(a, b, filtration="sublevel", construction="top")
-            result = reference.compute_matching(top_construction_grid(a), top_construction_grid(b))
+            result = reference.compute_matching(top_construction_grid(a, "sublevel"), top_construction_grid(b, "sublevel"))
             np.testing.assert_array_equal(ours.num_matched, result.num_matched)
             np.testing.assert_array_equal(ours.num_unmatched_prediction, result.num_unmatched_input1)
             np.testing.assert_array_equal(ours.num_unmatched_target, result.num_unmatched_input2)
-            expected = reference_loss(top_construction_grid(a), top_construction_grid(b), result)
+            expected = reference_loss(top_construction_grid(a, "sublevel"), top_construction_grid(b, "sublevel"), result)
             assert betti_matching_loss(ours, a, b) == pytest.approx(expected, rel=1e-12)
 
 

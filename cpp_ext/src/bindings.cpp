@@ -47,14 +47,14 @@ nb::list death_arrays(std::vector<topo::VoxelBars> &bars) {
     return out;
 }
 
-nb::list barcodes(const std::vector<InputArray> &arrays, int threads) {
+nb::list barcodes(const std::vector<InputArray> &arrays, int threads, bool negate) {
     std::vector<topo::ImageView> views;
     for (const auto &array : arrays) views.push_back(view_of(array));
     std::vector<topo::Barcode> results(views.size());
     {
         nb::gil_scoped_release release;
         topo::run_parallel(views.size(), threads,
-                           [&](size_t i) { results[i] = topo::compute_barcode(views[i]); });
+                           [&](size_t i) { results[i] = topo::compute_barcode(views[i], negate); });
     }
     nb::list out;
     for (auto &result : results) {
@@ -68,7 +68,7 @@ nb::list barcodes(const std::vector<InputArray> &arrays, int threads) {
 }
 
 nb::list matchings(const std::vector<InputArray> &predictions, const std::vector<InputArray> &targets,
-                   int threads) {
+                   int threads, bool negate) {
     if (predictions.size() != targets.size())
         throw std::invalid_argument("got " + std::to_string(predictions.size()) + " predictions and " +
                                     std::to_string(targets.size()) + " targets");
@@ -79,7 +79,7 @@ nb::list matchings(const std::vector<InputArray> &predictions, const std::vector
     {
         nb::gil_scoped_release release;
         topo::run_parallel(views0.size(), threads, [&](size_t i) {
-            results[i] = topo::compute_matching(views0[i], views1[i]);
+            results[i] = topo::compute_matching(views0[i], views1[i], negate);
         });
     }
     const char *names[2] = {"prediction", "target"};
@@ -104,15 +104,18 @@ nb::list matchings(const std::vector<InputArray> &predictions, const std::vector
 NB_MODULE(_engine, m) {
     m.doc() = "segpipe topology engine: cubical persistence and Betti matching in C++";
     m.def("engine_version", []() { return "0.2.0"; }, "Version string of the compiled engine.");
-    m.def("barcodes", &barcodes, nb::arg("arrays"), nb::arg("threads") = 1,
+    m.def("barcodes", &barcodes, nb::arg("arrays"), nb::arg("threads") = 1, nb::arg("negate") = false,
           "Barcodes of the sublevel filtrations (V-construction) of C-contiguous float64 arrays\n"
-          "with 1 to 3 axes, computed on up to `threads` threads without the GIL. Returns one\n"
+          "with 1 to 3 axes (of the negated arrays if `negate`: superlevel filtrations), computed\n"
+          "on up to `threads` threads without the GIL. Returns one\n"
           "dict per array: 'birth' and 'death' (per dimension, int64 arrays of C-order voxel\n"
           "indices of the finite bars of nonzero persistence) and 'essential' (voxel index of\n"
           "the birth of the one essential bar, dimension 0).");
     m.def("matchings", &matchings, nb::arg("predictions"), nb::arg("targets"), nb::arg("threads") = 1,
+          nb::arg("negate") = false,
           "Betti matchings of pairs of equally shaped C-contiguous float64 arrays (sublevel\n"
-          "filtrations, V-construction, comparison image min(prediction, target)) on up to\n"
+          "filtrations, V-construction, comparison image min(prediction, target); with `negate`\n"
+          "those of the negated arrays) on up to\n"
           "`threads` threads without the GIL. Returns one dict per pair with, for 'prediction'\n"
           "and 'target', '<input>_matched_birth', '<input>_matched_death' (row i of the\n"
           "prediction's lists is matched with row i of the target's), '<input>_unmatched_birth',\n"

@@ -69,8 +69,9 @@ std::vector<Index> all_rows(size_t n) {
 }
 
 template <int K>
-Barcode barcode_on_grid(const Grid<K> &grid, const Rank *rank, size_t ndim) {
-    const CellBarcode cells = compute_cell_barcode<K>(grid, rank);
+Barcode barcode_on_grid(const Grid<K> &grid, const VertexRanks &ranks, size_t ndim) {
+    const Rank *rank = ranks.rank.data();
+    const CellBarcode cells = compute_cell_barcode<K>(grid, ranks);
     Barcode out;
     out.bars.resize(ndim);
     for (int d = 0; d < K; ++d)
@@ -81,10 +82,10 @@ Barcode barcode_on_grid(const Grid<K> &grid, const Rank *rank, size_t ndim) {
 }
 
 template <int K>
-Matching matching_on_grid(const Grid<K> &grid, const Rank *rank0, const Rank *rank1,
-                          const Rank *comparison, size_t ndim) {
-    const CellMatching cells = compute_cell_matching<K>(grid, rank0, rank1, comparison);
-    const Rank *ranks[2] = {rank0, rank1};
+Matching matching_on_grid(const Grid<K> &grid, const VertexRanks &ranks0, const VertexRanks &ranks1,
+                          const VertexRanks &comparison, size_t ndim) {
+    const CellMatching cells = compute_cell_matching<K>(grid, ranks0, ranks1, comparison);
+    const Rank *ranks[2] = {ranks0.rank.data(), ranks1.rank.data()};
     Matching out;
     for (int k = 0; k < 2; ++k) {
         out.matched[k].resize(ndim);
@@ -119,14 +120,14 @@ size_t voxel_count(const std::vector<int64_t> &shape) {
 
 }  // namespace
 
-Barcode compute_barcode(const ImageView &image) {
+Barcode compute_barcode(const ImageView &image, bool negate) {
     const std::vector<uint32_t> extents = grid_extents(image.shape);
-    const std::vector<Rank> rank = dense_ranks(image.values, voxel_count(image.shape));
+    const VertexRanks ranks = dense_ranks(image.values, voxel_count(image.shape), negate);
     const size_t ndim = image.shape.size();
     switch (extents.size()) {
-    case 1: return barcode_on_grid<1>(make_grid<1>(extents), rank.data(), ndim);
-    case 2: return barcode_on_grid<2>(make_grid<2>(extents), rank.data(), ndim);
-    case 3: return barcode_on_grid<3>(make_grid<3>(extents), rank.data(), ndim);
+    case 1: return barcode_on_grid<1>(make_grid<1>(extents), ranks, ndim);
+    case 2: return barcode_on_grid<2>(make_grid<2>(extents), ranks, ndim);
+    case 3: return barcode_on_grid<3>(make_grid<3>(extents), ranks, ndim);
     default: {  // a single voxel: only the essential bar
         Barcode out;
         out.bars.resize(ndim);
@@ -135,32 +136,20 @@ Barcode compute_barcode(const ImageView &image) {
     }
 }
 
-Matching compute_matching(const ImageView &prediction, const ImageView &target) {
+Matching compute_matching(const ImageView &prediction, const ImageView &target, bool negate) {
     if (prediction.shape != target.shape)
         throw std::invalid_argument("the shapes differ: " + shape_text(prediction.shape) + " and " +
                                     shape_text(target.shape));
     const std::vector<uint32_t> extents = grid_extents(prediction.shape);
     const size_t n = voxel_count(prediction.shape);
-    const std::vector<Rank> rank0 = dense_ranks(prediction.values, n);
-    const std::vector<Rank> rank1 = dense_ranks(target.values, n);
-    std::vector<Rank> comparison;
-    {
-        std::vector<double> minimum(n);
-        for (size_t i = 0; i < n; ++i)
-            minimum[i] = std::min(prediction.values[i], target.values[i]);
-        comparison = dense_ranks(minimum.data(), n);
-    }
+    const VertexRanks rank0 = dense_ranks(prediction.values, n, negate);
+    const VertexRanks rank1 = dense_ranks(target.values, n, negate);
+    const VertexRanks comparison = dense_ranks(prediction.values, n, negate, target.values);
     const size_t ndim = prediction.shape.size();
     switch (extents.size()) {
-    case 1:
-        return matching_on_grid<1>(make_grid<1>(extents), rank0.data(), rank1.data(),
-                                   comparison.data(), ndim);
-    case 2:
-        return matching_on_grid<2>(make_grid<2>(extents), rank0.data(), rank1.data(),
-                                   comparison.data(), ndim);
-    case 3:
-        return matching_on_grid<3>(make_grid<3>(extents), rank0.data(), rank1.data(),
-                                   comparison.data(), ndim);
+    case 1: return matching_on_grid<1>(make_grid<1>(extents), rank0, rank1, comparison, ndim);
+    case 2: return matching_on_grid<2>(make_grid<2>(extents), rank0, rank1, comparison, ndim);
+    case 3: return matching_on_grid<3>(make_grid<3>(extents), rank0, rank1, comparison, ndim);
     default: {  // a single voxel: no finite bars, the essential bars always match
         Matching out;
         for (int k = 0; k < 2; ++k) {

@@ -19,7 +19,7 @@ import numpy as np
 from segpipe.topology import _engine
 from segpipe.topology._inputs import CONSTRUCTIONS, FILTRATIONS, as_image, choice, same_shape, thread_count
 from segpipe.topology.errors import TopologyValueError
-from segpipe.topology.filtration import EngineInput, add_frame, sublevel_values
+from segpipe.topology.filtration import EngineInput, add_frame, first_value
 
 
 @dataclass(frozen=True)
@@ -252,7 +252,10 @@ def _match_pairs(
         same_shape(p, t)
         prepared.append(_prepare_pair(p, t, options))
     results = _engine.matchings(
-        [p.engine_values for p, _, _ in prepared], [t.engine_values for _, t, _ in prepared], threads
+        [p.engine_values for p, _, _ in prepared],
+        [t.engine_values for _, t, _ in prepared],
+        threads,
+        options.filtration == "superlevel",
     )
     return [
         _from_engine(result, p, t, frame, options, shape=tuple(np.shape(prediction)))
@@ -263,16 +266,13 @@ def _match_pairs(
 def _prepare_pair(
     prediction: np.ndarray, target: np.ndarray, options: _Options
 ) -> tuple[EngineInput, EngineInput, float | None]:
-    p = sublevel_values(prediction, options.filtration)
-    t = sublevel_values(target, options.filtration)
     frame_value = None
     if options.relative:
-        frame = min(p.min(), t.min())
-        p, t = add_frame(p, frame), add_frame(t, frame)
-        frame_value = float(frame if options.filtration == "sublevel" else -frame)
+        frame_value = first_value([prediction, target], options.filtration)
+        prediction, target = add_frame(prediction, frame_value), add_frame(target, frame_value)
     return (
-        EngineInput.prepare(p, options.construction),
-        EngineInput.prepare(t, options.construction),
+        EngineInput.prepare(prediction, options.construction, options.filtration),
+        EngineInput.prepare(target, options.construction, options.filtration),
         frame_value,
     )
 

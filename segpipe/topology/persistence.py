@@ -10,7 +10,7 @@ import numpy as np
 
 from segpipe.topology import _engine
 from segpipe.topology._inputs import CONSTRUCTIONS, FILTRATIONS, as_image, choice
-from segpipe.topology.filtration import EngineInput, sublevel_values
+from segpipe.topology.filtration import EngineInput
 from segpipe.topology.gather import gather
 
 
@@ -130,8 +130,8 @@ def barcode(array: Any, *, filtration: str = "sublevel", construction: str = "ve
     values = as_image(array, "array")
     choice(filtration, FILTRATIONS, "filtration")
     choice(construction, CONSTRUCTIONS, "construction")
-    prepared = EngineInput.prepare(sublevel_values(values, filtration), construction)
-    result = _engine.barcodes([prepared.engine_values], 1)[0]
+    prepared = EngineInput.prepare(values, construction, filtration)
+    result = _engine.barcodes([prepared.engine_values], 1, prepared.negate)[0]
     return Barcode(_bars_from_engine(result, prepared, values, filtration), filtration, construction)
 
 

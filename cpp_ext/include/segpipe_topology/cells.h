@@ -1,4 +1,4 @@
-// Filtration order of the cells of one dimension.
+// Filtration order of the cells of one dimension ("sorting of cells") and top cell values.
 #pragma once
 
 #include "core.h"
@@ -20,29 +20,48 @@ inline unsigned far_border(const Grid<K> &grid, const std::array<uint32_t, K> &c
     return border;
 }
 
-// Keys of all cells of dimension D in increasing filtration order, leaving out the cells in
-// `excluded` (if given).
-template <int K, int D>
-std::vector<Key> sorted_cells(const Grid<K> &grid, const Rank *rank, std::vector<Key> &scratch,
-                              const Bitmap *excluded = nullptr) {
+// Calls visit(cell) for every existing cell of dimension D in increasing cell number.
+template <int K, int D, class Visit>
+void for_each_cell(const Grid<K> &grid, Visit &&visit) {
     constexpr int T = Grid<K>::num_types(D);
-    std::vector<Key> keys;
-    keys.reserve(grid.num_slots(D));
     std::array<uint32_t, K> c{};
     for (Index v = 0; v < grid.num_vertices; ++v) {
         const unsigned border = far_border<K>(grid, c);
-        for (int t = 0; t < T; ++t) {
-            const Index cell = v * T + t;
-            if ((Grid<K>::mask_of(D, t) & border) == 0 && !(excluded && excluded->test(cell)))
-                keys.push_back(cell_key<K, D>(grid, rank, cell));
-        }
+        for (int t = 0; t < T; ++t)
+            if ((Grid<K>::mask_of(D, t) & border) == 0) visit(Index(v * T + t));
         for (int a = K - 1; a >= 0; --a) {
             if (++c[a] < grid.extent[a]) break;
             c[a] = 0;
         }
     }
-    sort_keys_by_rank(keys, scratch);
-    return keys;
+}
+
+// The cells of dimension D in filtration order: by rank, then by cell number. A counting sort on
+// the rank, stable in cell number.
+template <int K, int D>
+std::vector<Index> sorted_cells(const Grid<K> &grid, const VertexRanks &vertices) {
+    const Rank *rank = vertices.rank.data();
+    std::vector<Index> start(size_t(vertices.count) + 1, 0);
+    std::vector<Rank> cell_ranks;
+    cell_ranks.reserve(grid.num_slots(D));
+    for_each_cell<K, D>(grid, [&](Index cell) {
+        const Rank r = cell_rank<K, D>(grid, rank, cell);
+        cell_ranks.push_back(r);
+        ++start[r + 1];
+    });
+    for (size_t r = 1; r < start.size(); ++r) start[r] += start[r - 1];
+    std::vector<Index> order(cell_ranks.size());
+    size_t i = 0;
+    for_each_cell<K, D>(grid, [&](Index cell) { order[start[cell_ranks[i++]]++] = cell; });
+    return order;
+}
+
+// Ranks of the top cells, indexed by base vertex (0 where there is no top cell).
+template <int K>
+std::vector<Rank> top_cell_ranks(const Grid<K> &grid, const Rank *rank) {
+    std::vector<Rank> out(grid.num_vertices, 0);
+    for_each_cell<K, K>(grid, [&](Index cell) { out[cell] = cell_rank<K, K>(grid, rank, cell); });
+    return out;
 }
 
 }  // namespace segpipe::topology

@@ -31,8 +31,6 @@ inline constexpr Key kNoKey = ~Key(0);
 inline constexpr uint64_t kMaxVoxels = uint64_t(1) << 29;
 
 inline constexpr Key make_key(Rank rank, Index cell) { return (Key(rank) << 32) | cell; }
-inline constexpr Index key_cell(Key key) { return Index(key & 0xFFFFFFFFu); }
-inline constexpr Rank key_rank(Key key) { return Rank(key >> 32); }
 
 // Division and remainder by a run-time constant with multiplications only (Lemire et al. 2019,
 // "Faster remainder by direct computation"); exact for every 32-bit dividend and divisor >= 2.

@@ -1,6 +1,6 @@
 // Entry points of the topology engine on whole arrays: barcodes and Betti matchings in terms of
 // voxels, and a small thread pool for batches. Everything here is a sublevel filtration of the
-// values given (callers negate for superlevel filtrations).
+// values given, or of the negated values when `negate` is set (superlevel filtrations).
 #pragma once
 
 #include <cstddef>
@@ -37,9 +37,10 @@ struct Matching {
 
 // Throws std::invalid_argument for shapes the engine cannot handle (no axes or more than 3, an
 // empty axis, too many voxels) and for NaN or infinite values.
-Barcode compute_barcode(const ImageView &image);
-// Throws as above, and when the shapes differ.
-Matching compute_matching(const ImageView &prediction, const ImageView &target);
+Barcode compute_barcode(const ImageView &image, bool negate);
+// Throws as above, and when the shapes differ. The comparison image is min(prediction, target)
+// (max when negated).
+Matching compute_matching(const ImageView &prediction, const ImageView &target, bool negate);
 
 // Runs task(0) .. task(count - 1) on up to `threads` threads and rethrows the first exception (in
 // task order) after all tasks have finished.

@@ -33,27 +33,28 @@ struct CellMatching {
 
 namespace detail {
 
-// Map from the death cells of image pairs to the bars of the domain born at their birth cell.
+// Builds the map from the death cells of image pairs to the bars of the domain born at their
+// birth cell.
 class ImageToBars {
   public:
-    explicit ImageToBars(const PairList &domain_bars) : births_(births_of(domain_bars)) {}
+    ImageToBars(const PairList &domain_bars, CellMap &map) : births_(births_of(domain_bars)), map_(map) {}
     void add(Index birth, Index death) {
         const Index bar = births_.find(birth);
         if (bar != kNoIndex) map_.add(death, bar);
     }
-    void finish() { map_.finish(); }
-    Index bar_dying_with(Index death) const { return map_.find(death); }
 
   private:
     CellMap births_;
-    CellMap map_;
+    CellMap &map_;
 };
 
-inline void match_bars(const PairList &comparison_bars, const ImageToBars &image0,
-                       const ImageToBars &image1, std::vector<std::pair<Index, Index>> &matches) {
+// Matches the bars of both inputs that reach the same bar of the comparison image; `image[k]`
+// maps death cells of image pairs to bars of input k.
+inline void match_bars(const PairList &comparison_bars, const CellMap (&image)[2],
+                       std::vector<std::pair<Index, Index>> &matches) {
     for (size_t i = 0; i < comparison_bars.size(); ++i) {
-        const Index a = image0.bar_dying_with(comparison_bars.death[i]);
-        const Index b = image1.bar_dying_with(comparison_bars.death[i]);
+        const Index a = image[0].find(comparison_bars.death[i]);
+        const Index b = image[1].find(comparison_bars.death[i]);
         if (a != kNoIndex && b != kNoIndex) matches.emplace_back(a, b);
     }
 }
@@ -61,63 +62,71 @@ inline void match_bars(const PairList &comparison_bars, const ImageToBars &image
 }  // namespace detail
 
 template <int K>
-CellMatching compute_cell_matching(const Grid<K> &grid, const Rank *rank0, const Rank *rank1,
-                                   const Rank *comparison) {
+CellMatching compute_cell_matching(const Grid<K> &grid, const VertexRanks &ranks0,
+                                   const VertexRanks &ranks1, const VertexRanks &comparison) {
     using detail::ImageToBars;
+    const Rank *h = comparison.rank.data();
     CellMatching out;
     out.matches.resize(K);
-    const Rank *ranks[2] = {rank0, rank1};
-    std::vector<Key> scratch;
-    for (auto &barcode : out.input) barcode.pairs.resize(K);
 
+    // Bars of the comparison image, keeping what the image computations reuse: its top cell
+    // ranks, its cleared squares (the columns) and its edges in order.
+    std::vector<Rank> h_top_rank;
+    std::vector<Index> h_faces;
+    PairList h_bars[3];
     if constexpr (K >= 2) {
-        constexpr int top = K - 1;  // homology dimension computed by the dual union-find
-        std::vector<ImageToBars> image;
-        for (int k = 0; k < 2; ++k) {
-            std::vector<Key> faces = sorted_cells<K, K - 1>(grid, ranks[k], scratch);
-            Bitmap positive(grid.num_slots(K - 1));
-            out.input[k].pairs[top] = top_bars<K>(grid, ranks[k], faces, positive);
-            image.emplace_back(out.input[k].pairs[top]);
-            top_pairs<K>(grid, comparison, faces,
-                         [&](Index face, Index cell) { image[k].add(face, cell); });
-            image[k].finish();
-            if constexpr (K == 3) {
-                remove_cleared(faces, positive);
-                out.input[k].pairs[1] = middle_bars(grid, ranks[k], faces);
-            }
-        }
-        std::vector<Key> faces = sorted_cells<K, K - 1>(grid, comparison, scratch);
-        Bitmap positive(grid.num_slots(K - 1));
-        detail::match_bars(top_bars<K>(grid, comparison, faces, positive), image[0], image[1],
-                           out.matches[top]);
-        if constexpr (K == 3) {
-            remove_cleared(faces, positive);
-            const PairList comparison_bars = middle_bars(grid, comparison, faces);
-            image.clear();
-            for (int k = 0; k < 2; ++k) {
-                image.emplace_back(out.input[k].pairs[1]);
-                ColumnReduction(grid, ranks[k]).run(faces, [&](Index edge, Index square) {
-                    image[k].add(edge, square);
-                });
-                image[k].finish();
-            }
-            detail::match_bars(comparison_bars, image[0], image[1], out.matches[1]);
-        }
+        h_top_rank = top_cell_ranks<K>(grid, h);
+        TopDimension<K> top(grid, comparison, h_top_rank);
+        top.clear();
+        h_bars[K - 1] = std::move(top.bars);
+        h_faces = std::move(top.faces);
     }
+    std::vector<Index> h_edges = ordered_edges<K>(grid, comparison, &h_faces);
+    Bitmap h_negative(grid.num_slots(1));
+    h_bars[0] = vertex_bars<K>(grid, h, h_edges, h_negative);
+    if constexpr (K == 3)
+        h_bars[1] = middle_bars(grid, h, h_faces, positive_rows(h_edges, h_negative, grid.num_slots(1)));
+    h_negative = Bitmap();
 
+    // Bars of each input and the image pairs of its inclusion into the comparison image (the top
+    // dimension in the pass over the input's faces, dimension 1 by reduction of the comparison
+    // image's columns, dimension 0 in one pass over the comparison image's edges below).
+    CellMap image[3][2];  // per dimension and input: death cell of an image pair -> bar
+    const VertexRanks *inputs[2] = {&ranks0, &ranks1};
     for (int k = 0; k < 2; ++k) {
-        out.input[k].pairs[0] =
-            vertex_bars<K>(grid, ranks[k], sorted_cells<K, 1>(grid, ranks[k], scratch));
-        out.input[k].essential = first_vertex(ranks[k], grid.num_vertices);
+        const Rank *rank = inputs[k]->rank.data();
+        out.input[k].pairs.resize(K);
+        std::vector<Index> faces;
+        if constexpr (K >= 2) {
+            TopDimension<K> top(grid, *inputs[k], top_cell_ranks<K>(grid, rank), h_top_rank,
+                                image[K - 1][k]);
+            out.input[k].pairs[K - 1] = std::move(top.bars);
+            top.clear();
+            faces = std::move(top.faces);
+        }
+        std::vector<Index> edges = ordered_edges<K>(grid, *inputs[k], &faces);
+        Bitmap negative(grid.num_slots(1));
+        out.input[k].pairs[0] = vertex_bars<K>(grid, rank, edges, negative);
+        out.input[k].essential = first_vertex(rank, grid.num_vertices);
+        if constexpr (K == 3) {
+            const RowOrder rows = positive_rows(edges, negative, grid.num_slots(1));
+            edges = std::vector<Index>();
+            out.input[k].pairs[1] = middle_bars(grid, rank, faces, rows);
+            faces = std::vector<Index>();
+            ImageToBars to_bars(out.input[k].pairs[1], image[1][k]);
+            ColumnReduction(grid, rows).run(h_faces, [&](Index edge, Index square) { to_bars.add(edge, square); });
+            image[1][k].finish();
+        }
     }
-    const std::vector<Key> edges = sorted_cells<K, 1>(grid, comparison, scratch);
-    ImageToBars image[2] = {ImageToBars(out.input[0].pairs[0]), ImageToBars(out.input[1].pairs[0])};
-    for (int k = 0; k < 2; ++k) {
-        vertex_pairs<K>(grid, ranks[k], edges,
-                        [&](Index vertex, Index edge) { image[k].add(vertex, edge); });
-        image[k].finish();
+    {
+        ImageToBars to_bars[2] = {ImageToBars(out.input[0].pairs[0], image[0][0]),
+                                  ImageToBars(out.input[1].pairs[0], image[0][1])};
+        vertex_pairs<K, 2>(grid, {ranks0.rank.data(), ranks1.rank.data()}, h_edges,
+                           [&](size_t k, Index vertex, Index edge) { to_bars[k].add(vertex, edge); });
+        image[0][0].finish();
+        image[0][1].finish();
     }
-    detail::match_bars(vertex_bars<K>(grid, comparison, edges), image[0], image[1], out.matches[0]);
+    for (int d = 0; d < K; ++d) detail::match_bars(h_bars[d], image[d], out.matches[d]);
     return out;
 }
 

@@ -1,4 +1,4 @@
-// Sorting stages: dense ranks of vertex values and ascending sorts of cell keys.
+// Filtration values: dense ranks of the vertex values.
 #pragma once
 
 #include "core.h"
@@ -8,13 +8,18 @@
 
 namespace segpipe::topology {
 
-// Dense ranks of the values of a filtration: equal values share a rank, ranks are 0, 1, 2, ...
-// in increasing order of value (-0.0 equals 0.0). Throws std::invalid_argument on NaN or inf.
-std::vector<Rank> dense_ranks(const double *values, size_t count);
+// The vertex ranks of a filtration: equal values share a rank; ranks are 0, 1, ..., count - 1 in
+// increasing order of value.
+struct VertexRanks {
+    std::vector<Rank> rank;
+    Rank count = 0;
+};
 
-// Sorts cell keys that are in increasing order of cell number into increasing key order: a stable
-// LSD radix sort on the rank bits only (passes over constant digits are skipped). `scratch` is
-// resized as needed and may be reused between calls.
-void sort_keys_by_rank(std::vector<Key> &keys, std::vector<Key> &scratch);
+// Dense ranks of `values` (of `-values` when `negate`, for superlevel filtrations); -0.0 equals
+// 0.0. `values2`, when given, is a second array of the same size and the ranks are those of the
+// elementwise minimum of both (after negation): the comparison image of a Betti matching.
+// Throws std::invalid_argument on NaN or inf.
+VertexRanks dense_ranks(const double *values, size_t count, bool negate,
+                        const double *values2 = nullptr);
 
 }  // namespace segpipe::topology

@@ -12,6 +12,7 @@
 #include "core.h"
 #include "grid.h"
 
+#include <array>
 #include <numeric>
 #include <vector>
 
@@ -36,56 +37,62 @@ class UnionFind {
     std::vector<Index> parent_;
 };
 
-// Dimension 0: visits `edges` (sorted keys of 1-cells in the column filtration) and merges their
-// end points; the representative of a component is its oldest vertex in the row filtration
-// `row_rank`. Calls emit(younger_vertex, edge) for every edge that merges two components.
-template <int K, class Emit>
-void vertex_pairs(const Grid<K> &grid, const Rank *row_rank, const std::vector<Key> &edges,
-                  Emit &&emit) {
+// Dimension 0: visits `edges` (1-cells in the order of the column filtration) and merges their
+// end points in N union-find structures at once, one per row filtration `row_ranks[i]`; the
+// representative of a component is its oldest vertex in that filtration. Calls
+// emit(i, younger_vertex, edge) for every edge that merges two components of structure i.
+template <int K, size_t N, class Emit>
+void vertex_pairs(const Grid<K> &grid, const std::array<const Rank *, N> &row_ranks,
+                  const std::vector<Index> &edges, Emit &&emit) {
     constexpr int T = Grid<K>::num_types(1);
-    UnionFind sets(grid.num_vertices);
-    for (const Key key : edges) {
-        const Index edge = key_cell(key);
+    std::vector<UnionFind> sets(N, UnionFind(grid.num_vertices));
+    for (const Index edge : edges) {
         const Index v = edge / T;
-        const Index a = sets.find(v);
-        const Index b = sets.find(v + grid.stride[edge % T]);
-        if (a == b) continue;
-        const bool a_younger = make_key(row_rank[a], a) > make_key(row_rank[b], b);
-        const Index younger = a_younger ? a : b;
-        sets.attach(younger, a_younger ? b : a);
-        emit(younger, edge);
+        const Index w = v + grid.stride[edge % T];
+        for (size_t i = 0; i < N; ++i) {
+            const Index a = sets[i].find(v), b = sets[i].find(w);
+            if (a == b) continue;
+            const Rank *rank = row_ranks[i];
+            const bool a_younger = make_key(rank[a], a) > make_key(rank[b], b);
+            const Index younger = a_younger ? a : b;
+            sets[i].attach(younger, a_younger ? b : a);
+            emit(i, younger, edge);
+        }
     }
 }
 
 // Top dimension K by union-find on the dual graph: its nodes are the top cells plus one node for
-// the outside (which never dies), its edges the (K-1)-cells. Visits `faces` (sorted keys of
-// (K-1)-cells in the row filtration) from last to first; the representative of a dual component
-// is its latest top cell in the column filtration `column_rank`. Calls emit(face, younger_top_cell)
-// for every face that merges two dual components (the face is then a birth, the top cell its
-// death).
-template <int K, class Emit>
-void top_pairs(const Grid<K> &grid, const Rank *column_rank, const std::vector<Key> &faces,
-               Emit &&emit) {
+// the outside (which never dies), its edges the (K-1)-cells. Visits `faces` ((K-1)-cells in the
+// order of the row filtration) from last to first, in N structures at once: in structure i the
+// representative of a dual component is its latest top cell in the column filtration whose top
+// cell ranks are `column_top_ranks[i]` (see top_cell_ranks). Calls emit(i, face, younger_top_cell)
+// for every face that merges two dual components of structure i (the face is then a birth, the
+// top cell its death).
+template <int K, size_t N, class Emit>
+void top_pairs(const Grid<K> &grid, const std::array<const Rank *, N> &column_top_ranks,
+               const std::vector<Index> &faces, Emit &&emit) {
     static_assert(K >= 2, "the dual union-find is for grids of 2 or 3 axes");
     constexpr int T = Grid<K>::num_types(K - 1);
     const Index outside = grid.num_vertices;
-    auto top_key = [&](Index cell) {
-        return cell == outside ? kNoKey : make_key(top_rank<K>(grid, column_rank, cell), cell);
-    };
-    UnionFind sets(size_t(grid.num_vertices) + 1);
+    std::vector<UnionFind> sets(N, UnionFind(size_t(grid.num_vertices) + 1));
     for (auto it = faces.rbegin(); it != faces.rend(); ++it) {
-        const Index face = key_cell(*it);
+        const Index face = *it;
         const Index v = face / T;
         // The axis the face is perpendicular to: its two cofaces lie on both sides along it.
         const int axis = K == 3 ? int(face % T) : 1 - int(face % T);
         const uint32_t c = grid.coordinate(v, axis);
-        const Index a = sets.find(c + 1 < grid.extent[axis] ? v : outside);
-        const Index b = sets.find(c > 0 ? v - grid.stride[axis] : outside);
-        if (a == b) continue;
-        const bool a_younger = top_key(a) < top_key(b);
-        const Index younger = a_younger ? a : b;
-        sets.attach(younger, a_younger ? b : a);
-        emit(face, younger);
+        const Index above = c + 1 < grid.extent[axis] ? v : outside;
+        const Index below = c > 0 ? v - grid.stride[axis] : outside;
+        for (size_t i = 0; i < N; ++i) {
+            const Index a = sets[i].find(above), b = sets[i].find(below);
+            if (a == b) continue;
+            const Rank *top_rank = column_top_ranks[i];
+            auto key = [&](Index cell) { return cell == outside ? kNoKey : make_key(top_rank[cell], cell); };
+            const bool a_younger = key(a) < key(b);
+            const Index younger = a_younger ? a : b;
+            sets[i].attach(younger, a_younger ? b : a);
+            emit(i, face, younger);
+        }
     }
 }
 
