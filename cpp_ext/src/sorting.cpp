@@ -12,16 +12,19 @@ namespace {
 constexpr int kDigitBits = 11;
 constexpr int kBuckets = 1 << kDigitBits;
 
-// Order-preserving map from doubles to unsigned integers (0.0 and -0.0 map to the same integer).
+// Order-preserving maps from doubles and floats to unsigned integers (0.0 and -0.0 map to the
+// same integer).
 inline uint64_t sortable_bits(double value) {
     if (value == 0.0) value = 0.0;
     uint64_t bits;
     std::memcpy(&bits, &value, sizeof bits);
     return (bits & (uint64_t(1) << 63)) ? ~bits : (bits | (uint64_t(1) << 63));
 }
-
-inline unsigned digit(uint64_t key, int pass) {
-    return unsigned(key >> (pass * kDigitBits)) & (kBuckets - 1);
+inline uint32_t sortable_bits(float value) {
+    if (value == 0.0f) value = 0.0f;
+    uint32_t bits;
+    std::memcpy(&bits, &value, sizeof bits);
+    return (bits & (uint32_t(1) << 31)) ? ~bits : (bits | (uint32_t(1) << 31));
 }
 
 struct ValueAndVertex {
@@ -29,12 +32,16 @@ struct ValueAndVertex {
     uint32_t vertex;
 };
 
-// LSD radix sort of 64-bit keys `key_of(item)`; passes over constant digits are skipped.
+// LSD radix sort by the bits [low_bit, 64) of the 64-bit keys `key_of(item)` (stable); passes
+// over constant digits are skipped.
 template <class Item, class KeyOf>
-void radix_sort(std::vector<Item> &items, KeyOf key_of) {
-    constexpr int passes = (64 + kDigitBits - 1) / kDigitBits;
+void radix_sort(std::vector<Item> &items, int low_bit, KeyOf key_of) {
+    const int passes = (64 - low_bit + kDigitBits - 1) / kDigitBits;
     const size_t n = items.size();
     if (n < 2) return;
+    auto digit = [low_bit](uint64_t key, int pass) {
+        return unsigned(key >> (low_bit + pass * kDigitBits)) & (kBuckets - 1);
+    };
     std::vector<std::array<size_t, kBuckets>> counts(passes);
     for (auto &c : counts) c.fill(0);
     for (const auto &item : items)
@@ -54,27 +61,48 @@ void radix_sort(std::vector<Item> &items, KeyOf key_of) {
     }
 }
 
+// Dense ranks from items sorted by value, given the value and vertex of an item.
+template <class Item, class ValueOf, class VertexOf>
+VertexRanks ranks_of_sorted(const std::vector<Item> &sorted, ValueOf value_of, VertexOf vertex_of) {
+    VertexRanks out;
+    out.rank.resize(sorted.size());
+    Rank current = 0;
+    for (size_t i = 0; i < sorted.size(); ++i) {
+        if (i > 0 && value_of(sorted[i]) != value_of(sorted[i - 1])) ++current;
+        out.rank[vertex_of(sorted[i])] = current;
+    }
+    out.count = sorted.empty() ? 0 : current + 1;
+    return out;
+}
+
 }  // namespace
 
 VertexRanks dense_ranks(const double *values, size_t count, bool negate, const double *values2) {
-    std::vector<ValueAndVertex> order(count);
+    std::vector<double> filtration(count);
+    bool single_precision = true;  // every value exactly a float (network outputs, masks)
     for (size_t i = 0; i < count; ++i) {
-        double v = values[i];
-        if (values2) v = negate ? std::max(v, values2[i]) : std::min(v, values2[i]);
-        if (!std::isfinite(v))
+        if (!std::isfinite(values[i]) || (values2 && !std::isfinite(values2[i])))
             throw std::invalid_argument("the array contains NaN or infinite values");
-        order[i] = {sortable_bits(negate ? -v : v), uint32_t(i)};
+        const double v = values2 ? comparison_value(values[i], values2[i], negate)
+                                 : filtration_value(values[i], negate);
+        filtration[i] = v;
+        single_precision = single_precision && double(float(v)) == v;
     }
-    radix_sort(order, [](const ValueAndVertex &x) { return x.value; });
-    VertexRanks out;
-    out.rank.resize(count);
-    Rank current = 0;
-    for (size_t i = 0; i < count; ++i) {
-        if (i > 0 && order[i].value != order[i - 1].value) ++current;
-        out.rank[order[i].vertex] = current;
+    if (single_precision) {  // 8-byte items: the float's bits above the vertex number
+        std::vector<uint64_t> order(count);
+        for (size_t i = 0; i < count; ++i)
+            order[i] = (uint64_t(sortable_bits(float(filtration[i]))) << 32) | uint32_t(i);
+        filtration = std::vector<double>();
+        radix_sort(order, 32, [](uint64_t x) { return x; });
+        return ranks_of_sorted(order, [](uint64_t x) { return x >> 32; },
+                               [](uint64_t x) { return uint32_t(x); });
     }
-    out.count = count ? current + 1 : 0;
-    return out;
+    std::vector<ValueAndVertex> order(count);
+    for (size_t i = 0; i < count; ++i) order[i] = {sortable_bits(filtration[i]), uint32_t(i)};
+    filtration = std::vector<double>();
+    radix_sort(order, 0, [](const ValueAndVertex &x) { return x.value; });
+    return ranks_of_sorted(order, [](const ValueAndVertex &x) { return x.value; },
+                           [](const ValueAndVertex &x) { return x.vertex; });
 }
 
 }  // namespace segpipe::topology

@@ -1,4 +1,5 @@
-// Persistence barcode of one image (sublevel filtration, V-construction) in terms of cells.
+// Persistence barcode of one image (sublevel filtration, V-construction) in terms of cells, and the
+// per-dimension steps it is made of (shared with the Betti matching).
 #pragma once
 
 #include "cells.h"
@@ -9,6 +10,7 @@
 #include "sorting.h"
 #include "union_find.h"
 
+#include <algorithm>
 #include <vector>
 
 namespace segpipe::topology {
@@ -33,8 +35,8 @@ inline void remove_cleared(std::vector<Index> &cells, const Bitmap &cleared) {
 }
 
 // Collects the bars of the top dimension emitted by top_pairs for a filtration (`top_rank`: the
-// ranks of its top cells) and marks the faces that create a class (they reduce to zero in the
-// next dimension down and can be cleared there).
+// ranks of its top cells) and marks the faces that create a class (in 3D they reduce to zero in
+// dimension 1 and are cleared there; in 2D they close cycles in dimension 0).
 template <int K>
 struct TopBarCollector {
     const Grid<K> &grid;
@@ -48,20 +50,8 @@ struct TopBarCollector {
     }
 };
 
-// Bars of dimension 1 of a 3D grid from the squares that remain after clearing, in filtration
-// order, and the positive edges of the same filtration as rows.
-inline PairList middle_bars(const Grid<3> &grid, const Rank *rank, const std::vector<Index> &squares,
-                            const RowOrder &rows) {
-    PairList bars;
-    ColumnReduction(grid, rows).run(squares, [&](Index edge, Index square) {
-        if (cell_rank<3, 1>(grid, rank, edge) != cell_rank<3, 2>(grid, rank, square))
-            bars.add(edge, square);
-    });
-    return bars;
-}
-
-// Collects the bars of dimension 0 emitted by vertex_pairs for a filtration and marks the
-// negative edges (those that merge two components).
+// Collects the bars of dimension 0 emitted by vertex_pairs for a filtration and marks the negative
+// edges (those that merge two components).
 template <int K>
 struct VertexBarCollector {
     const Grid<K> &grid;
@@ -74,13 +64,23 @@ struct VertexBarCollector {
     }
 };
 
-// Bars of dimension 0 from the edges in filtration order; marks the negative edges.
+// Bars of the top dimension from the (K-1)-cells in filtration order, passing over `skip`.
+template <int K>
+PairList top_bars(const Grid<K> &grid, const Rank *rank, const Rank *top_rank,
+                  const std::vector<Index> &faces, const Bitmap *skip, Bitmap &positive) {
+    PairList bars;
+    TopBarCollector<K> collect{grid, rank, top_rank, positive, bars};
+    top_pairs<K, 1>(grid, {top_rank}, faces, skip, [&](size_t, Index face, Index top) { collect(face, top); });
+    return bars;
+}
+
+// Bars of dimension 0 from the edges in filtration order, passing over `skip`.
 template <int K>
 PairList vertex_bars(const Grid<K> &grid, const Rank *rank, const std::vector<Index> &edges,
-                     Bitmap &negative) {
+                     const Bitmap *skip, Bitmap &negative) {
     PairList bars;
     VertexBarCollector<K> collect{grid, rank, negative, bars};
-    vertex_pairs<K, 1>(grid, {rank}, edges, [&](size_t, Index vertex, Index edge) { collect(vertex, edge); });
+    vertex_pairs<K, 1>(grid, {rank}, edges, skip, [&](size_t, Index vertex, Index edge) { collect(vertex, edge); });
     return bars;
 }
 
@@ -97,57 +97,16 @@ inline RowOrder positive_rows(const std::vector<Index> &edges, const Bitmap &neg
     return rows;
 }
 
-// The (K-1)-cells of a filtration in order with the bars of the top dimension they give. With the
-// top cell ranks of the comparison image, the pairs of image persistence of the inclusion are
-// computed in the same pass: `image` then maps the death cell of every image pair whose birth
-// face starts a bar to that bar (both union-finds merge at the same faces, since they differ only
-// in their representatives).
-template <int K>
-struct TopDimension {
-    std::vector<Index> faces;
+// Bars of dimension 1 of a 3D grid from the squares that remain after clearing, in filtration
+// order, and the positive edges of the same filtration as rows.
+inline PairList middle_bars(const Grid<3> &grid, const Rank *rank, const std::vector<Index> &squares,
+                            const RowOrder &rows) {
     PairList bars;
-    Bitmap positive;  // faces that create a (K-1)-class
-
-    TopDimension(const Grid<K> &grid, const VertexRanks &ranks, const std::vector<Rank> &top_rank)
-        : faces(sorted_cells<K, K - 1>(grid, ranks)),
-          positive(grid.num_slots(K - 1)) {
-        TopBarCollector<K> collect{grid, ranks.rank.data(), top_rank.data(), positive, bars};
-        top_pairs<K, 1>(grid, {top_rank.data()}, faces,
-                        [&](size_t, Index face, Index top) { collect(face, top); });
-    }
-
-    TopDimension(const Grid<K> &grid, const VertexRanks &ranks, const std::vector<Rank> &top_rank,
-                 const std::vector<Rank> &image_top_rank, CellMap &image)
-        : faces(sorted_cells<K, K - 1>(grid, ranks)),
-          positive(grid.num_slots(K - 1)) {
-        TopBarCollector<K> collect{grid, ranks.rank.data(), top_rank.data(), positive, bars};
-        Index face_of_last_bar = kNoIndex;
-        top_pairs<K, 2>(grid, {top_rank.data(), image_top_rank.data()}, faces,
-                        [&](size_t i, Index face, Index top) {
-                            if (i == 0) {
-                                const size_t count = bars.size();
-                                collect(face, top);
-                                if (bars.size() > count) face_of_last_bar = face;
-                            } else if (face == face_of_last_bar) {
-                                image.add(top, Index(bars.size() - 1));
-                            }
-                        });
-        image.finish();
-    }
-
-    // In 3D: leaves out the faces that create 2-cycles; what remains are the columns of the
-    // reduction of dimension 1 (clearing).
-    void clear() {
-        if constexpr (K == 3) remove_cleared(faces, positive);
-    }
-};
-
-// The edges of a filtration in order (in 2D: the faces list of the top dimension, reused).
-template <int K>
-std::vector<Index> ordered_edges(const Grid<K> &grid, const VertexRanks &ranks,
-                                 std::vector<Index> *faces_2d) {
-    if constexpr (K == 2) return std::move(*faces_2d);
-    return sorted_cells<K, 1>(grid, ranks);
+    ColumnReduction(grid, rows).run(squares, [&](Index edge, Index square) {
+        if (cell_rank<3, 1>(grid, rank, edge) != cell_rank<3, 2>(grid, rank, square))
+            bars.add(edge, square);
+    });
+    return bars;
 }
 
 template <int K>
@@ -155,19 +114,26 @@ CellBarcode compute_cell_barcode(const Grid<K> &grid, const VertexRanks &ranks) 
     const Rank *rank = ranks.rank.data();
     CellBarcode out;
     out.pairs.resize(K);
-    std::vector<Index> faces;
-    if constexpr (K >= 2) {
-        TopDimension<K> top(grid, ranks, top_cell_ranks<K>(grid, rank));
-        top.clear();
-        out.pairs[K - 1] = std::move(top.bars);
-        faces = std::move(top.faces);
-    }
-    const std::vector<Index> edges = ordered_edges<K>(grid, ranks, &faces);
-    Bitmap negative(grid.num_slots(1));
-    out.pairs[0] = vertex_bars<K>(grid, rank, edges, negative);
-    if constexpr (K == 3)
-        out.pairs[1] = middle_bars(grid, rank, faces, positive_rows(edges, negative, grid.num_slots(1)));
     out.essential = first_vertex(rank, grid.num_vertices);
+    Bitmap negative(grid.num_slots(1));
+    if constexpr (K == 1) {
+        out.pairs[0] = vertex_bars<1>(grid, rank, sorted_cells<1, 1>(grid, ranks), nullptr, negative);
+    } else if constexpr (K == 2) {
+        // The edges serve both union-finds; an edge that merges components cannot merge dual
+        // components, so the dual pass skips them (clearing).
+        const std::vector<Index> edges = sorted_cells<2, 1>(grid, ranks);
+        out.pairs[0] = vertex_bars<2>(grid, rank, edges, nullptr, negative);
+        Bitmap positive(grid.num_slots(1));
+        out.pairs[1] = top_bars<2>(grid, rank, top_cell_ranks<2>(grid, rank).data(), edges, &negative, positive);
+    } else {
+        std::vector<Index> squares = sorted_cells<3, 2>(grid, ranks);
+        Bitmap positive(grid.num_slots(2));
+        out.pairs[2] = top_bars<3>(grid, rank, top_cell_ranks<3>(grid, rank).data(), squares, nullptr, positive);
+        remove_cleared(squares, positive);
+        const std::vector<Index> edges = sorted_cells<3, 1>(grid, ranks);
+        out.pairs[0] = vertex_bars<3>(grid, rank, edges, nullptr, negative);
+        out.pairs[1] = middle_bars(grid, rank, squares, positive_rows(edges, negative, grid.num_slots(1)));
+    }
     return out;
 }
 

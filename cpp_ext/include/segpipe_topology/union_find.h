@@ -40,13 +40,16 @@ class UnionFind {
 // Dimension 0: visits `edges` (1-cells in the order of the column filtration) and merges their
 // end points in N union-find structures at once, one per row filtration `row_ranks[i]`; the
 // representative of a component is its oldest vertex in that filtration. Calls
-// emit(i, younger_vertex, edge) for every edge that merges two components of structure i.
+// emit(i, younger_vertex, edge) for every edge that merges two components of structure i (all N
+// structures have the same components, so they merge at the same edges, in the order i = 0..N-1).
+// Edges in `skip` (known to close cycles: clearing) are passed over.
 template <int K, size_t N, class Emit>
 void vertex_pairs(const Grid<K> &grid, const std::array<const Rank *, N> &row_ranks,
-                  const std::vector<Index> &edges, Emit &&emit) {
+                  const std::vector<Index> &edges, const Bitmap *skip, Emit &&emit) {
     constexpr int T = Grid<K>::num_types(1);
     std::vector<UnionFind> sets(N, UnionFind(grid.num_vertices));
     for (const Index edge : edges) {
+        if (skip && skip->test(edge)) continue;
         const Index v = edge / T;
         const Index w = v + grid.stride[edge % T];
         for (size_t i = 0; i < N; ++i) {
@@ -67,16 +70,18 @@ void vertex_pairs(const Grid<K> &grid, const std::array<const Rank *, N> &row_ra
 // representative of a dual component is its latest top cell in the column filtration whose top
 // cell ranks are `column_top_ranks[i]` (see top_cell_ranks). Calls emit(i, face, younger_top_cell)
 // for every face that merges two dual components of structure i (the face is then a birth, the
-// top cell its death).
+// top cell its death; all structures merge at the same faces, in the order i = 0..N-1). Faces in
+// `skip` (known to merge components in dimension K-2: clearing) are passed over.
 template <int K, size_t N, class Emit>
 void top_pairs(const Grid<K> &grid, const std::array<const Rank *, N> &column_top_ranks,
-               const std::vector<Index> &faces, Emit &&emit) {
+               const std::vector<Index> &faces, const Bitmap *skip, Emit &&emit) {
     static_assert(K >= 2, "the dual union-find is for grids of 2 or 3 axes");
     constexpr int T = Grid<K>::num_types(K - 1);
     const Index outside = grid.num_vertices;
     std::vector<UnionFind> sets(N, UnionFind(size_t(grid.num_vertices) + 1));
     for (auto it = faces.rbegin(); it != faces.rend(); ++it) {
         const Index face = *it;
+        if (skip && skip->test(face)) continue;
         const Index v = face / T;
         // The axis the face is perpendicular to: its two cofaces lie on both sides along it.
         const int axis = K == 3 ? int(face % T) : 1 - int(face % T);
