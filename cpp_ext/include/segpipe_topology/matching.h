@@ -33,20 +33,6 @@ struct CellMatching {
 
 namespace detail {
 
-// Map from the birth cells of the bars of an input to the bars (for image pairs of dimension 1).
-class ImageToBars {
-  public:
-    ImageToBars(const PairList &domain_bars, CellMap &map) : births_(births_of(domain_bars)), map_(map) {}
-    void add(Index birth, Index death) {
-        const Index bar = births_.find(birth);
-        if (bar != kNoIndex) map_.add(death, bar);
-    }
-
-  private:
-    CellMap births_;
-    CellMap &map_;
-};
-
 // Bar of each birth cell (kNoIndex where no bar starts), as a dense array over `num_slots` cells.
 inline std::vector<Index> bars_by_birth(const PairList &bars, size_t num_slots) {
     std::vector<Index> out(num_slots, kNoIndex);
@@ -136,12 +122,22 @@ CellMatching compute_cell_matching(const Grid<K> &grid, const VertexRanks &ranks
                                                           h_top_rank.data(), squares, nullptr, positive,
                                                           top_image[k]);
             remove_cleared(squares, positive);
-            const std::vector<Index> edges = sorted_cells<3, 1>(grid, *inputs[k]);
-            bars.pairs[0] = vertex_bars<3>(grid, rank, edges, nullptr, negative);
-            const RowOrder rows = positive_rows(edges, negative, grid.num_slots(1));
+            RowOrder rows;
+            {
+                const std::vector<Index> edges = sorted_cells<3, 1>(grid, *inputs[k]);
+                bars.pairs[0] = vertex_bars<3>(grid, rank, edges, nullptr, negative);
+                rows = positive_rows(edges, negative, grid.num_slots(1));
+            }
             bars.pairs[1] = middle_bars(grid, rank, squares, rows);
-            detail::ImageToBars to_bars(bars.pairs[1], middle_image[k]);
-            ColumnReduction(grid, rows).run(h_squares, [&](Index edge, Index square) { to_bars.add(edge, square); });
+            squares = std::vector<Index>();
+            // Bars of dimension 1 start at positive edges: look them up by row.
+            std::vector<Index> bar_of_row(rows.edges.size(), kNoIndex);
+            for (size_t i = 0; i < bars.pairs[1].size(); ++i)
+                bar_of_row[rows.position[bars.pairs[1].birth[i]]] = Index(i);
+            ColumnReduction(grid, rows).run(h_squares, [&](Index edge, Index square) {
+                const Index bar = bar_of_row[rows.position[edge]];
+                if (bar != kNoIndex) middle_image[k].add(square, bar);
+            });
             middle_image[k].finish();
         }
     }

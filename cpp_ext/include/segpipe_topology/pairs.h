@@ -35,12 +35,4 @@ class CellMap {
     std::vector<std::pair<Index, Index>> entries_;
 };
 
-// Map from the birth cells of `pairs` to their position in the list.
-inline CellMap births_of(const PairList &pairs) {
-    CellMap map;
-    for (size_t i = 0; i < pairs.size(); ++i) map.add(pairs.birth[i], Index(i));
-    map.finish();
-    return map;
-}
-
 }  // namespace segpipe::topology
