@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Profile the topology engine on one benchmark case with perf (time) or callgrind (instruction
 # counts, stable on a busy machine). Builds an optimised extension with debug info into
-# build/profile and loads it in place of the installed one.
+# build/profile, loads it in place of the installed one and prints the cost per engine stage
+# (scripts/profile_stages.py); full reports stay in build/profile/.
 #
 #   bash scripts/profile_topology.sh perf|callgrind CASE [SIZE]
 #
@@ -24,11 +25,14 @@ RUN=("$PYTHON" benchmarks/bench_topology.py --engine "$PROFILED_ENGINE" --profil
 case "$TOOL" in
   perf)
     perf record -o "$BUILD/perf.data" -F 999 -g "${RUN[@]}"
-    perf report -i "$BUILD/perf.data" --no-children --percent-limit 1 --stdio -g none \
-      | grep -v '^#' | grep -v '^$' | tee "$BUILD/perf.txt" ;;
+    perf report -i "$BUILD/perf.data" --no-children --stdio -g none | grep -v '^#' | grep -v '^$' \
+      > "$BUILD/perf.txt"
+    "$PYTHON" scripts/profile_stages.py "$BUILD/perf.txt" ;;
   callgrind)
     valgrind --tool=callgrind --callgrind-out-file="$BUILD/callgrind.out" \
       --toggle-collect='segpipe::topology::compute_*' "${RUN[@]}"
-    callgrind_annotate "$BUILD/callgrind.out" | head -60 | tee "$BUILD/callgrind.txt" ;;
+    callgrind_annotate --auto=no --threshold=100 "$BUILD/callgrind.out" > "$BUILD/callgrind.txt"
+    "$PYTHON" scripts/profile_stages.py "$BUILD/callgrind.txt"
+    ;;
   *) echo "unknown tool $TOOL (perf or callgrind)" >&2; exit 2 ;;
 esac

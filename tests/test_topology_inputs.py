@@ -63,3 +63,33 @@ def test_single_voxel_has_only_the_essential_bar():
     result = barcode(np.array([[[4.0]]]))
     assert [len(bars) for bars in result] == [1, 0, 0]
     assert result[0].births[0] == 4.0 and result[0].deaths[0] == np.inf
+
+
+@pytest.mark.parametrize(
+    "arrays,message",
+    [
+        ([np.zeros((2, 2, 2, 2))], "1 to 3 axes"),
+        ([np.zeros((0, 3))], "empty"),
+        ([np.array([[0.0, np.nan]])], "NaN"),
+        ([np.array([[np.inf, 0.0]])], "NaN or infinite"),
+    ],
+)
+def test_engine_rejects_bad_arrays_itself(arrays, message):
+    """The C++ engine checks its input too: a bypassed Python check gives ValueError, not a crash."""
+    from segpipe.topology import _engine
+
+    with pytest.raises(ValueError, match=message):
+        _engine.barcodes(arrays, 1, False)
+    with pytest.raises(ValueError, match=message):
+        _engine.matchings(arrays, arrays, 1, False)
+
+
+def test_engine_rejects_mismatched_pairs():
+    from segpipe.topology import _engine
+
+    with pytest.raises(ValueError, match="shapes differ"):
+        _engine.matchings([np.zeros((3, 4))], [np.zeros((4, 3))], 1, False)
+    with pytest.raises(ValueError, match="2 predictions and 1 targets"):
+        _engine.matchings([np.zeros((3, 3))] * 2, [np.zeros((3, 3))], 2, False)
+    with pytest.raises(TypeError):
+        _engine.barcodes([np.zeros((3, 3), dtype=np.complex128)], 1, False)
