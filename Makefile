@@ -6,9 +6,15 @@ CORES ?= 2
 # Build inputs of the package: a change to any of these reinstalls it (and rebuilds the extension).
 PACKAGE_INPUTS := pyproject.toml $(shell find cpp_ext -type f 2>/dev/null) workflows/schemas/config.schema.yaml
 
-.PHONY: setup run test clean
+.PHONY: setup reference run test clean
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed reference
+
+## reference: fetch the reference Betti matching for the comparison tests (optional: setup goes on
+## without it, and those tests are then skipped with the reason)
+reference: $(VENV)/.installed
+	PYTHON=$(BIN)/python bash scripts/fetch_reference_betti_matching.sh || \
+	  echo "warning: could not fetch the reference Betti matching; its comparison tests will be skipped" >&2
 
 $(VENV)/.installed: $(PACKAGE_INPUTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

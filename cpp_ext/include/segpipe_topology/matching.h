@@ -1,0 +1,187 @@
+// Betti matching of two images (Stucki et al. 2023, "Topologically faithful image segmentation via
+// induced matching of persistence barcodes") in terms of cells.
+//
+// With f and g the two inputs and h = min(f, g) the comparison image, every sublevel set of f (and
+// of g) is contained in the sublevel set of h at the same value. A bar of f is matched to a bar of
+// g when both reach the same bar of h through the induced matchings (Bauer & Lesnick 2015) of the
+// maps f -> h and g -> h, which factor through the image persistence modules:
+//   * a bar of f and a bar of image(f -> h) correspond when they have the same birth cell;
+//   * a bar of image(f -> h) and a bar of h correspond when they have the same death cell.
+// So for every bar (b, c) of h the image pairs with death cell c give birth cells in f and in g;
+// the bars of f and g born there (if any) are matched. Bars of zero persistence are not bars and
+// take no part; the essential class of dimension 0 is reported separately.
+#pragma once
+
+#include "barcode.h"
+#include "cells.h"
+#include "core.h"
+#include "grid.h"
+#include "pairs.h"
+#include "reduction.h"
+#include "union_find.h"
+
+#include <utility>
+#include <vector>
+
+namespace segpipe::topology {
+
+struct CellMatching {
+    CellBarcode input[2];  // bars of the prediction (0) and of the target (1)
+    // Per dimension: matched bars as positions in input[0].pairs[d] and input[1].pairs[d].
+    std::vector<std::vector<std::pair<Index, Index>>> matches;
+};
+
+namespace detail {
+
+// Bar of each birth cell (kNoIndex where no bar starts), as a dense array over `num_slots` cells.
+inline std::vector<Index> bars_by_birth(const PairList &bars, size_t num_slots) {
+    std::vector<Index> out(num_slots, kNoIndex);
+    for (size_t i = 0; i < bars.size(); ++i) out[bars.birth[i]] = Index(i);
+    return out;
+}
+
+// The bars of the top dimension of an input and, in the same pass (both union-finds merge at the
+// same faces, since they differ only in their representatives), the image pairs of its inclusion
+// into the comparison image: image[top cell] = the bar born at the face of the image pair that
+// dies at that top cell of the comparison image.
+template <int K>
+PairList top_bars_and_image(const Grid<K> &grid, const Rank *rank, const Rank *top_rank,
+                            const Rank *comparison_top_rank, const std::vector<Index> &faces,
+                            const Bitmap *skip, Bitmap &positive, std::vector<Index> &image) {
+    PairList bars;
+    TopBarCollector<K> collect{grid, rank, top_rank, positive, bars};
+    image.assign(grid.num_vertices, kNoIndex);
+    Index face_of_last_bar = kNoIndex;
+    top_pairs<K, 2>(grid, {top_rank, comparison_top_rank}, faces, skip, [&](size_t i, Index face, Index top) {
+        if (i == 0) {
+            const size_t count = bars.size();
+            collect(face, top);
+            if (bars.size() > count) face_of_last_bar = face;
+        } else if (face == face_of_last_bar) {
+            image[top] = Index(bars.size() - 1);
+        }
+    });
+    return bars;
+}
+
+}  // namespace detail
+
+template <int K>
+CellMatching compute_cell_matching(const Grid<K> &grid, const VertexRanks &ranks0,
+                                   const VertexRanks &ranks1, const VertexRanks &comparison) {
+    const Rank *h = comparison.rank.data();
+    const VertexRanks *inputs[2] = {&ranks0, &ranks1};
+    CellMatching out;
+    out.matches.resize(K);
+    for (auto &barcode : out.input) barcode.pairs.resize(K);
+
+    // 1. The comparison image: its top dimension, and what the image computations reuse: its top
+    //    cell ranks, its squares after clearing (the columns of dimension 1) and its edges.
+    std::vector<Rank> h_top_rank;
+    PairList h_top_bars;
+    Bitmap h_positive(K >= 2 ? grid.num_slots(K - 1) : 0);
+    std::vector<Index> h_squares, h_edges;
+    if constexpr (K == 1) {
+        h_edges = sorted_cells<1, 1>(grid, comparison);
+    } else {
+        h_top_rank = top_cell_ranks<K>(grid, h);
+        std::vector<Index> faces = sorted_cells<K, K - 1>(grid, comparison);
+        h_top_bars = top_bars<K>(grid, h, h_top_rank.data(), faces, nullptr, h_positive);
+        if constexpr (K == 2) {
+            h_edges = std::move(faces);
+        } else {
+            remove_cleared(faces, h_positive);
+            h_squares = std::move(faces);
+            h_edges = sorted_cells<3, 1>(grid, comparison);
+        }
+    }
+
+    // 2. Each input: its bars, and the image pairs of its inclusion into the comparison image in
+    //    the top dimension (in the input's dual union-find pass) and in dimension 1 (reducing the
+    //    comparison image's columns with the input's rows).
+    std::vector<Index> top_image[2];
+    CellMap middle_image[2];
+    for (int k = 0; k < 2; ++k) {
+        const Rank *rank = inputs[k]->rank.data();
+        CellBarcode &bars = out.input[k];
+        bars.essential = first_vertex(rank, grid.num_vertices);
+        Bitmap negative(grid.num_slots(1));
+        if constexpr (K == 1) {
+            bars.pairs[0] = vertex_bars<1>(grid, rank, sorted_cells<1, 1>(grid, *inputs[k]), nullptr, negative);
+        } else if constexpr (K == 2) {
+            const std::vector<Index> edges = sorted_cells<2, 1>(grid, *inputs[k]);
+            bars.pairs[0] = vertex_bars<2>(grid, rank, edges, nullptr, negative);
+            Bitmap positive(grid.num_slots(1));
+            bars.pairs[1] = detail::top_bars_and_image<2>(grid, rank, top_cell_ranks<2>(grid, rank).data(),
+                                                          h_top_rank.data(), edges, &negative, positive,
+                                                          top_image[k]);
+        } else {
+            std::vector<Index> squares = sorted_cells<3, 2>(grid, *inputs[k]);
+            Bitmap positive(grid.num_slots(2));
+            bars.pairs[2] = detail::top_bars_and_image<3>(grid, rank, top_cell_ranks<3>(grid, rank).data(),
+                                                          h_top_rank.data(), squares, nullptr, positive,
+                                                          top_image[k]);
+            remove_cleared(squares, positive);
+            RowOrder rows;
+            {
+                const std::vector<Index> edges = sorted_cells<3, 1>(grid, *inputs[k]);
+                bars.pairs[0] = vertex_bars<3>(grid, rank, edges, nullptr, negative);
+                rows = positive_rows(edges, negative, grid.num_slots(1));
+            }
+            bars.pairs[1] = middle_bars(grid, rank, squares, rows);
+            squares = std::vector<Index>();
+            // Bars of dimension 1 start at positive edges: look them up by row.
+            std::vector<Index> bar_of_row(rows.edges.size(), kNoIndex);
+            for (size_t i = 0; i < bars.pairs[1].size(); ++i)
+                bar_of_row[rows.position[bars.pairs[1].birth[i]]] = Index(i);
+            ColumnReduction(grid, rows).run(h_squares, [&](Index edge, Index square) {
+                const Index bar = bar_of_row[rows.position[edge]];
+                if (bar != kNoIndex) middle_image[k].add(square, bar);
+            });
+            middle_image[k].finish();
+        }
+    }
+
+    // 3. Dimension 0 of the comparison image and the image pairs of both inputs in one pass over
+    //    its edges: the three union-finds merge at the same edges, so bars are matched on the spot.
+    //    In 2D the edges that create cycles in the comparison image are skipped (clearing).
+    Bitmap h_negative(grid.num_slots(1));
+    {
+        const std::vector<Index> born0 = detail::bars_by_birth(out.input[0].pairs[0], grid.num_vertices);
+        const std::vector<Index> born1 = detail::bars_by_birth(out.input[1].pairs[0], grid.num_vertices);
+        bool comparison_bar = false;
+        Index bar0 = kNoIndex;
+        vertex_pairs<K, 3>(grid, {h, ranks0.rank.data(), ranks1.rank.data()}, h_edges,
+                           K == 2 ? &h_positive : nullptr, [&](size_t i, Index vertex, Index edge) {
+                               if (i == 0) {
+                                   h_negative.set(edge);
+                                   comparison_bar = h[vertex] != cell_rank<K, 1>(grid, h, edge);
+                               } else if (i == 1) {
+                                   bar0 = born0[vertex];
+                               } else if (comparison_bar && bar0 != kNoIndex && born1[vertex] != kNoIndex) {
+                                   out.matches[0].emplace_back(bar0, born1[vertex]);
+                               }
+                           });
+    }
+
+    // 4. Dimension 1 (3D) and the top dimension of the comparison image, matched through the
+    //    image pairs.
+    if constexpr (K == 3) {
+        const PairList h_middle_bars =
+            middle_bars(grid, h, h_squares, positive_rows(h_edges, h_negative, grid.num_slots(1)));
+        for (size_t i = 0; i < h_middle_bars.size(); ++i) {
+            const Index a = middle_image[0].find(h_middle_bars.death[i]);
+            const Index b = middle_image[1].find(h_middle_bars.death[i]);
+            if (a != kNoIndex && b != kNoIndex) out.matches[1].emplace_back(a, b);
+        }
+    }
+    if constexpr (K >= 2) {
+        for (size_t i = 0; i < h_top_bars.size(); ++i) {
+            const Index a = top_image[0][h_top_bars.death[i]], b = top_image[1][h_top_bars.death[i]];
+            if (a != kNoIndex && b != kNoIndex) out.matches[K - 1].emplace_back(a, b);
+        }
+    }
+    return out;
+}
+
+}  // namespace segpipe::topology

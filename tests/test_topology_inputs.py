@@ -1,0 +1,95 @@
+"""Bad input to segpipe.topology gives clear Python exceptions; odd but valid input works."""
+
+import numpy as np
+import pytest
+
+from segpipe.errors import InputError
+from segpipe.topology import TopologyTypeError, TopologyValueError, barcode
+
+
+@pytest.mark.parametrize(
+    "array,message",
+    [
+        (np.array([[0.0, np.nan], [1.0, 2.0]]), "NaN or infinite"),
+        (np.array([[0.0, np.inf], [1.0, 2.0]]), "NaN or infinite"),
+        (np.zeros((0, 4)), "empty"),
+        (np.zeros(5), "2D or 3D"),
+        (np.zeros((2, 2, 2, 2)), "2D or 3D"),
+        (np.float64(3.0), "2D or 3D"),
+    ],
+)
+def test_unusable_arrays_raise_value_errors(array, message):
+    with pytest.raises(TopologyValueError, match=message) as info:
+        barcode(array)
+    assert isinstance(info.value, ValueError) and isinstance(info.value, InputError)
+
+
+@pytest.mark.parametrize("array", [np.array([["a", "b"], ["c", "d"]]), np.ones((2, 2), dtype=complex), object()])
+def test_non_numeric_input_raises_type_errors(array):
+    with pytest.raises(TopologyTypeError) as info:
+        barcode(array)
+    assert isinstance(info.value, TypeError)
+
+
+def test_bad_options_are_rejected():
+    with pytest.raises(TopologyValueError, match="filtration"):
+        barcode(np.zeros((3, 3)), filtration="upper")
+    with pytest.raises(TopologyValueError, match="construction"):
+        barcode(np.zeros((3, 3)), construction="cubical")
+
+
+@pytest.mark.parametrize("dtype", [bool, np.uint8, np.int16, np.int64, np.float16, np.float32])
+def test_every_numeric_dtype_gives_the_float64_barcode(dtype):
+    rng = np.random.default_rng(0)
+    array = (rng.random((6, 7)) * 3).astype(dtype)
+    expected = barcode(array.astype(np.float64))
+    result = barcode(array)
+    for dim in range(2):
+        np.testing.assert_array_equal(result[dim].finite(), expected[dim].finite())
+
+
+def test_non_contiguous_views_are_accepted():
+    rng = np.random.default_rng(1)
+    base = rng.random((12, 14))
+    view = base[::2, ::-3].T
+    assert not view.flags.c_contiguous
+    result = barcode(view)
+    expected = barcode(np.ascontiguousarray(view))
+    for dim in range(2):
+        np.testing.assert_array_equal(result[dim].birth_coordinates, expected[dim].birth_coordinates)
+
+
+def test_single_voxel_has_only_the_essential_bar():
+    result = barcode(np.array([[[4.0]]]))
+    assert [len(bars) for bars in result] == [1, 0, 0]
+    assert result[0].births[0] == 4.0 and result[0].deaths[0] == np.inf
+
+
+@pytest.mark.parametrize(
+    "arrays,message",
+    [
+        ([np.zeros((2, 2, 2, 2))], "1 to 3 axes"),
+        ([np.zeros((0, 3))], "empty"),
+        ([np.array([[0.0, np.nan]])], "NaN"),
+        ([np.array([[np.inf, 0.0]])], "NaN or infinite"),
+    ],
+)
+def test_engine_rejects_bad_arrays_itself(arrays, message):
+    """The C++ engine checks its input too: a bypassed Python check gives ValueError, not a crash."""
+    from segpipe.topology import _engine
+
+    with pytest.raises(ValueError, match=message):
+        _engine.barcodes(arrays, 1, False)
+    with pytest.raises(ValueError, match=message):
+        _engine.matchings(arrays, arrays, 1, False)
+
+
+def test_engine_rejects_mismatched_pairs():
+    from segpipe.topology import _engine
+
+    with pytest.raises(ValueError, match="shapes differ"):
+        _engine.matchings([np.zeros((3, 4))], [np.zeros((4, 3))], 1, False)
+    with pytest.raises(ValueError, match="2 predictions and 1 targets"):
+        _engine.matchings([np.zeros((3, 3))] * 2, [np.zeros((3, 3))], 2, False)
+    with pytest.raises(TypeError):
+        _engine.barcodes([np.zeros((3, 3), dtype=np.complex128)], 1, False)

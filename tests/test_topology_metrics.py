@@ -1,0 +1,120 @@
+"""Betti numbers of masks (against gudhi and scipy) and the Betti matching error."""
+
+import gudhi
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from segpipe.topology import TopologyValueError, betti_matching_error, betti_numbers
+
+FOREGROUND = {2: (8, 4), 3: (26, 6)}
+
+
+def random_masks(seed: int, ndim: int, count: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    masks = []
+    for _ in range(count):
+        shape = tuple(int(n) for n in rng.integers(1, 12 if ndim == 2 else 7, size=ndim))
+        masks.append(rng.random(shape) < rng.uniform(0.1, 0.9))
+    return masks
+
+
+def gudhi_betti(mask: np.ndarray, connectivity: int) -> list[int]:
+    """Betti numbers of the foreground from gudhi's cubical complex of ``1 - mask`` at level 0."""
+    values = 1.0 - mask.astype(float)
+    if connectivity in (8, 26):
+        complex_ = gudhi.CubicalComplex(top_dimensional_cells=values)
+    else:
+        complex_ = gudhi.CubicalComplex(vertices=values)
+    complex_.compute_persistence(homology_coeff_field=2, min_persistence=-1)
+    betti = complex_.persistent_betti_numbers(0.0, 0.0)
+    return [int(b) for b in betti[: mask.ndim]] + [0] * (mask.ndim - len(betti))
+
+
+def scipy_components_and_cavities(mask: np.ndarray, connectivity: int) -> tuple[int, int]:
+    """Foreground components, and background components not touching the border."""
+    full = connectivity in (8, 26)
+    foreground = ndimage.generate_binary_structure(mask.ndim, mask.ndim if full else 1)
+    background = ndimage.generate_binary_structure(mask.ndim, 1 if full else mask.ndim)
+    components = ndimage.label(mask, structure=foreground)[1]
+    labels, count = ndimage.label(~mask, structure=background)
+    border = np.zeros_like(mask)
+    for axis in range(mask.ndim):
+        index = [slice(None)] * mask.ndim
+        for end in (0, -1):
+            index[axis] = end
+            border[tuple(index)] = True
+    cavities = count - len(np.setdiff1d(np.unique(labels[border & ~mask]), [0]))
+    return components, cavities
+
+
+@pytest.mark.parametrize("ndim,count", [(2, 300), (3, 100)])
+def test_betti_numbers_equal_gudhi_and_scipy(ndim, count):
+    for mask in random_masks(ndim, ndim, count):
+        for connectivity in FOREGROUND[ndim]:
+            ours = betti_numbers(mask, connectivity=connectivity)
+            assert ours.tolist() == gudhi_betti(mask, connectivity), (connectivity, mask)
+            components, cavities = scipy_components_and_cavities(mask, connectivity)
+            assert ours[0] == components and ours[-1] == cavities
+
+
+def test_default_connectivity_is_8_in_2d_and_26_in_3d():
+    diagonal = np.eye(4, dtype=bool)
+    assert betti_numbers(diagonal).tolist() == [1, 0]
+    assert betti_numbers(diagonal, connectivity=4).tolist() == [4, 0]
+    cube_diagonal = np.zeros((3, 3, 3), dtype=bool)
+    cube_diagonal[[0, 1, 2], [0, 1, 2], [0, 1, 2]] = True
+    assert betti_numbers(cube_diagonal).tolist() == [1, 0, 0]
+    assert betti_numbers(cube_diagonal, connectivity=6).tolist() == [3, 0, 0]
+    with pytest.raises(TopologyValueError, match="connectivity"):
+        betti_numbers(diagonal, connectivity=6)
+
+
+def test_known_shapes():
+    ring = np.zeros((7, 7), dtype=bool)
+    ring[1:6, 1:6] = True
+    ring[2:5, 2:5] = False
+    assert betti_numbers(ring).tolist() == [1, 1]
+    shell = np.zeros((5, 5, 5), dtype=bool)
+    shell[0:5, 0:5, 0:5] = True
+    shell[1:4, 1:4, 1:4] = False
+    assert betti_numbers(shell).tolist() == [1, 0, 1]
+    torus = np.zeros((4, 7, 7), dtype=bool)
+    torus[1:3, 1:6, 1:6] = True
+    torus[1:3, 3, 3] = False
+    assert betti_numbers(torus).tolist() == [1, 1, 0]
+    assert betti_numbers(np.zeros((4, 4))).tolist() == [0, 0]
+
+
+@pytest.mark.parametrize("ndim,count", [(2, 200), (3, 60)])
+def test_matching_error_is_at_least_the_betti_number_error(ndim, count):
+    rng = np.random.default_rng(10 + ndim)
+    for prediction in random_masks(10 + ndim, ndim, count):
+        target = rng.random(prediction.shape) < rng.uniform(0.1, 0.9)
+        for connectivity in FOREGROUND[ndim]:
+            error = betti_matching_error(prediction, target, connectivity=connectivity)
+            betti_error = np.abs(
+                betti_numbers(prediction, connectivity=connectivity) - betti_numbers(target, connectivity=connectivity)
+            )
+            assert (error >= betti_error).all(), (connectivity, prediction, target)
+            assert betti_matching_error(target, target, connectivity=connectivity).sum() == 0
+
+
+def test_matching_error_counts_essential_components():
+    empty = np.zeros((6, 6), dtype=bool)
+    blobs = empty.copy()
+    blobs[1, 1] = blobs[4, 4] = True
+    assert betti_matching_error(empty, blobs).tolist() == [2, 0]
+    assert betti_matching_error(blobs, empty).tolist() == [2, 0]
+    assert betti_matching_error(empty, empty).tolist() == [0, 0]
+
+
+def test_matching_error_sees_misplaced_features():
+    """Same Betti numbers, holes in different places: Betti error 0, matching error 2."""
+    target = np.zeros((7, 12), dtype=bool)
+    target[1:6, 1:11] = True
+    prediction = target.copy()
+    target[3, 3] = False
+    prediction[3, 8] = False
+    assert betti_numbers(prediction).tolist() == betti_numbers(target).tolist() == [1, 1]
+    assert betti_matching_error(prediction, target).tolist() == [0, 2]

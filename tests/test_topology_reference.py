@@ -1,0 +1,157 @@
+"""Betti matching equals the reference implementation (Betti-Matching-3D in the topolosses wheel).
+
+The reference is fetched by ``scripts/fetch_reference_betti_matching.sh`` (``make setup`` runs it)
+into ``.cache/reference/``; these tests run it themselves when it is missing and are skipped only
+when it cannot be obtained. Conventions of the reference: sublevel filtration of the arrays as
+given, V-construction, comparison image ``min(a, b)``, the essential bar ``[min, inf)`` left out,
+coordinates are array indices of the voxels holding the birth and death values.
+"""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from topology_cases import random_array, random_values
+
+from segpipe.topology import barcode, betti_matching, betti_matching_loss
+from segpipe.topology.filtration import top_construction_grid
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT / ".cache" / "reference" / "topolosses" / "losses" / "betti_matching" / "src"
+SCRIPT = ROOT / "scripts" / "fetch_reference_betti_matching.sh"
+
+
+@pytest.fixture(scope="module")
+def reference():
+    """The reference ``betti_matching`` module, fetched if needed."""
+    if not REFERENCE.is_dir():
+        fetch = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, timeout=900)
+        if fetch.returncode != 0:
+            pytest.skip(f"reference Betti matching unavailable: {SCRIPT.name} failed: {fetch.stderr[-500:]}")
+    sys.path.insert(0, str(REFERENCE))
+    try:
+        return importlib.import_module("betti_matching")
+    except ImportError as error:
+        pytest.skip(f"reference Betti matching in {REFERENCE} cannot be imported here: {error}")
+    finally:
+        sys.path.remove(str(REFERENCE))
+
+
+def coords(array: np.ndarray, ndim: int) -> np.ndarray:
+    """Reference coordinate arrays (empty ones may come back with odd shapes) as (n, ndim)."""
+    return np.asarray(array, dtype=np.int64).reshape(-1, ndim)
+
+
+def reference_loss(a: np.ndarray, b: np.ndarray, result) -> float:
+    """The Betti matching loss computed directly from the reference's coordinates."""
+    def values(array, c):
+        return array[tuple(coords(c, array.ndim).T)]
+
+    total = 0.0
+    for dim in range(a.ndim):
+        total += 2 * np.sum((values(a, result.input1_matched_birth_coordinates[dim])
+                             - values(b, result.input2_matched_birth_coordinates[dim])) ** 2)
+        total += 2 * np.sum((values(a, result.input1_matched_death_coordinates[dim])
+                             - values(b, result.input2_matched_death_coordinates[dim])) ** 2)
+        total += np.sum((values(a, result.input1_unmatched_death_coordinates[dim])
+                         - values(a, result.input1_unmatched_birth_coordinates[dim])) ** 2)
+        total += np.sum((values(b, result.input2_unmatched_death_coordinates[dim])
+                         - values(b, result.input2_unmatched_birth_coordinates[dim])) ** 2)
+    return float(total)
+
+
+def rows(*arrays: np.ndarray) -> set[tuple[int, ...]]:
+    """Set of concatenated coordinate rows."""
+    return {tuple(row) for row in np.concatenate(arrays, axis=1).tolist()}
+
+
+def assert_same_matching(ours, result, a, b, exact_coordinates: bool) -> None:
+    nd = a.ndim
+    np.testing.assert_array_equal(ours.num_matched, result.num_matched)
+    np.testing.assert_array_equal(ours.num_unmatched_prediction, result.num_unmatched_input1)
+    np.testing.assert_array_equal(ours.num_unmatched_target, result.num_unmatched_input2)
+    assert betti_matching_loss(ours, a, b) == pytest.approx(reference_loss(a, b, result), rel=1e-12, abs=1e-12)
+    if not exact_coordinates:
+        return
+    for dim, m in enumerate(ours):
+        assert rows(m.prediction_matched_birth, m.prediction_matched_death,
+                    m.target_matched_birth, m.target_matched_death) == rows(
+            coords(result.input1_matched_birth_coordinates[dim], nd),
+            coords(result.input1_matched_death_coordinates[dim], nd),
+            coords(result.input2_matched_birth_coordinates[dim], nd),
+            coords(result.input2_matched_death_coordinates[dim], nd))
+        assert rows(m.prediction_unmatched_birth, m.prediction_unmatched_death) == rows(
+            coords(result.input1_unmatched_birth_coordinates[dim], nd),
+            coords(result.input1_unmatched_death_coordinates[dim], nd))
+        assert rows(m.target_unmatched_birth, m.target_unmatched_death) == rows(
+            coords(result.input2_unmatched_birth_coordinates[dim], nd),
+            coords(result.input2_unmatched_death_coordinates[dim], nd))
+
+
+def random_pair(rng: np.random.Generator, ndim: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    a = random_array(rng, ndim, kind)
+    return a, random_values(rng, a.shape, kind)
+
+
+@pytest.mark.parametrize("ndim,count,size", [(2, 200, 16), (3, 60, 7), (2, 4, 64), (3, 2, 20)])
+def test_random_pairs_equal_the_reference_exactly(reference, ndim, count, size):
+    """Continuous values: same matched/unmatched bars, down to the voxel coordinates."""
+    rng = np.random.default_rng(1000 * ndim + size)
+    for _ in range(count):
+        shape = tuple(int(n) for n in rng.integers(2, size + 1, size=ndim))
+        a, b = rng.random(shape), rng.random(shape)
+        ours = betti_matching(a, b, filtration="sublevel")
+        assert_same_matching(ours, reference.compute_matching(a, b), a, b, exact_coordinates=True)
+
+
+@pytest.mark.parametrize("ndim,count", [(2, 150), (3, 50)])
+@pytest.mark.parametrize("kind", ["ties", "binary"])
+def test_pairs_with_ties_give_the_reference_counts_and_loss(reference, ndim, count, kind):
+    rng = np.random.default_rng(7 * ndim + len(kind))
+    for _ in range(count):
+        a, b = random_pair(rng, ndim, kind)
+        ours = betti_matching(a, b, filtration="sublevel")
+        assert_same_matching(ours, reference.compute_matching(a, b), a, b, exact_coordinates=False)
+
+
+def test_superlevel_matching_is_the_reference_on_negated_arrays(reference):
+    rng = np.random.default_rng(11)
+    for ndim in (2, 3):
+        for _ in range(20):
+            shape = tuple(int(n) for n in rng.integers(2, 10 if ndim == 2 else 6, size=ndim))
+            prediction, target = rng.random(shape), (rng.random(shape) > 0.5).astype(float)
+            ours = betti_matching(prediction, target)  # superlevel is the default
+            result = reference.compute_matching(-prediction, -target)
+            assert_same_matching(ours, result, prediction, target, exact_coordinates=False)
+
+
+def test_top_construction_is_the_reference_on_the_cell_grid(reference):
+    rng = np.random.default_rng(12)
+    for ndim in (2, 3):
+        for _ in range(15):
+            shape = tuple(int(n) for n in rng.integers(2, 9 if ndim == 2 else 5, size=ndim))
+            a, b = rng.random(shape), rng.random(shape)
+            ours = betti_matching(a, b, filtration="sublevel", construction="top")
+            result = reference.compute_matching(top_construction_grid(a, "sublevel"), top_construction_grid(b, "sublevel"))
+            np.testing.assert_array_equal(ours.num_matched, result.num_matched)
+            np.testing.assert_array_equal(ours.num_unmatched_prediction, result.num_unmatched_input1)
+            np.testing.assert_array_equal(ours.num_unmatched_target, result.num_unmatched_input2)
+            expected = reference_loss(top_construction_grid(a, "sublevel"), top_construction_grid(b, "sublevel"), result)
+            assert betti_matching_loss(ours, a, b) == pytest.approx(expected, rel=1e-12)
+
+
+def test_barcode_coordinates_equal_the_reference(reference):
+    rng = np.random.default_rng(13)
+    for shape in [(12, 15), (30, 7), (6, 7, 8)]:
+        array = rng.random(shape)
+        ours = barcode(array)
+        result = reference.compute_barcode(array)
+        for dim, bars in enumerate(ours):
+            finite = ~bars.essential
+            assert rows(bars.birth_coordinates[finite], bars.death_coordinates[finite]) == rows(
+                coords(result.birth_coordinates[dim], array.ndim), coords(result.death_coordinates[dim], array.ndim))
