@@ -93,3 +93,12 @@ def test_engine_rejects_mismatched_pairs():
         _engine.matchings([np.zeros((3, 3))] * 2, [np.zeros((3, 3))], 2, False)
     with pytest.raises(TypeError):
         _engine.barcodes([np.zeros((3, 3), dtype=np.complex128)], 1, False)
+
+
+def test_too_large_t_construction_is_refused_clearly(monkeypatch):
+    import segpipe.topology.filtration as filtration
+
+    monkeypatch.setattr(filtration, "MAX_VOXELS", 100)
+    with pytest.raises(TopologyValueError, match="T-construction"):
+        barcode(np.zeros((6, 6)), construction="top")
+    assert len(barcode(np.zeros((6, 6)), construction="vertex")[0]) == 1

@@ -23,6 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from segpipe.topology._inputs import MAX_VOXELS
+from segpipe.topology.errors import TopologyValueError
+
 
 def first_value(arrays: list[np.ndarray], filtration: str) -> float:
     """The value that enters the filtration first among all ``arrays``."""
@@ -119,6 +122,13 @@ class EngineInput:
     @classmethod
     def prepare(cls, voxels: np.ndarray, construction: str, filtration: str) -> EngineInput:
         """Prepare C-contiguous float64 voxel values for the engine."""
+        if construction == "top" and np.prod([2 * n + 1 for n in voxels.shape], dtype=np.float64) > MAX_VOXELS:
+            raise TopologyValueError(
+                f"the T-construction of an array of shape {voxels.shape} needs more than {MAX_VOXELS} "
+                "grid points",
+                where="construction",
+                fix="use construction='vertex' (connectivity 4 in 2D, 6 in 3D) or crop the array",
+            )
         engine = top_construction_grid(voxels, filtration) if construction == "top" else voxels
         return cls(voxels, engine, construction, filtration)
 

@@ -6,8 +6,10 @@ from typing import Any
 
 import numpy as np
 
+from scipy import ndimage
+from skimage.measure import euler_number
+
 from segpipe.topology._inputs import as_image, choice
-from segpipe.topology.persistence import barcode
 from segpipe.topology.gather import gather
 from segpipe.topology.matching import BettiMatching, betti_matching
 
@@ -52,10 +54,26 @@ def betti_numbers(mask: Any, *, connectivity: int | None = None, threshold: floa
     numpy.ndarray
         int64 ``(b0, b1)`` in 2D, ``(b0, b1, b2)`` in 3D: components, holes (tunnels in 3D) and
         cavities of the foreground.
+
+    Notes
+    -----
+    Computed in linear time without the persistence engine: components and enclosed background
+    regions are labelled with :func:`scipy.ndimage.label`, and in 3D the tunnels follow from the
+    Euler characteristic (:func:`skimage.measure.euler_number`), ``b1 = b0 + b2 - chi``. These are
+    the Betti numbers of the cubical complexes the engine uses for the same connectivity
+    (checked against gudhi in the tests).
     """
-    binary = binarize(mask, "mask", threshold)
-    result = barcode(binary, filtration="superlevel", construction=construction_for(binary.ndim, connectivity))
-    return result.betti_numbers_at(0.5)
+    foreground = binarize(mask, "mask", threshold) > 0.5
+    ndim = foreground.ndim
+    full = construction_for(ndim, connectivity) == "top"  # foreground 8/26-connected
+    components = ndimage.label(foreground, ndimage.generate_binary_structure(ndim, ndim if full else 1))[1]
+    # Background regions not connected to the outside (a frame of background around the mask).
+    outside = np.pad(~foreground, 1, constant_values=True)
+    enclosed = ndimage.label(outside, ndimage.generate_binary_structure(ndim, 1 if full else ndim))[1] - 1
+    if ndim == 2:
+        return np.array([components, enclosed], dtype=np.int64)
+    chi = euler_number(foreground, connectivity=ndim if full else 1)
+    return np.array([components, components + enclosed - chi, enclosed], dtype=np.int64)
 
 
 def betti_matching_error(
@@ -77,7 +95,9 @@ def betti_matching_error(
     prediction_mask, target_mask
         2D or 3D arrays of the same shape; values above ``threshold`` are foreground.
     connectivity
-        Foreground connectivity as in :func:`betti_numbers` (default 8 in 2D, 26 in 3D).
+        Foreground connectivity as in :func:`betti_numbers` (default 8 in 2D, 26 in 3D). 8 and 26
+        use the T-construction, which the engine computes on a grid with ``2 n + 1`` points per
+        axis: 4 (2D) or 8 (3D) times the time and memory of 4 and 6.
     relative
         Treat the border as foreground (see :func:`segpipe.topology.betti_matching`).
     threshold
