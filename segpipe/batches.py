@@ -156,7 +156,7 @@ def make_training_case(
 
 
 class BatchSource(torch.utils.data.Dataset):
-    """Map-style dataset whose item ``t`` is the whole batch of iteration ``t``.
+    """Map-style dataset whose item ``t`` is the batch of iteration ``t`` (or the share ``slots`` of it).
 
     Use it with ``DataLoader(source, batch_size=None, sampler=range(first, last + 1))``.
 
@@ -173,6 +173,10 @@ class BatchSource(torch.utils.data.Dataset):
     sample_hook
         Called with each augmented sample (NumPy arrays); returns more arrays to add to it (the
         loss terms' :meth:`~segpipe.losses.registry.LossTerm.sample_extras`).
+    slots
+        The slots of each batch to draw (default: all ``settings.batch_size``). A sample depends
+        only on the seed, the iteration and its slot, so processes that draw disjoint slots
+        together draw exactly the batch that one process draws (data-parallel training).
     """
 
     def __init__(
@@ -182,9 +186,14 @@ class BatchSource(torch.utils.data.Dataset):
         shape: Sequence[int],
         seed: int,
         sample_hook: SampleHook | None = None,
+        *,
+        slots: Sequence[int] | None = None,
     ) -> None:
         if not cases:
             raise ValueError("no training cases")
+        self.slots = tuple(range(settings.batch_size)) if slots is None else tuple(int(slot) for slot in slots)
+        if not self.slots or not all(0 <= slot < settings.batch_size for slot in self.slots):
+            raise ValueError(f"slots {self.slots} are not a non-empty subset of 0..{settings.batch_size - 1}")
         self.cases = list(cases)
         self.settings = settings
         self.shape = tuple(int(s) for s in shape)
@@ -243,8 +252,8 @@ class BatchSource(torch.utils.data.Dataset):
         return sample
 
     def __getitem__(self, iteration: int) -> dict[str, torch.Tensor]:
-        """The batch of ``iteration``: each key stacked to ``(B, ...)``; labels as float32."""
-        samples = [self.sample(iteration, slot) for slot in range(self.settings.batch_size)]
+        """The batch of ``iteration`` (its ``slots``): each key stacked to ``(B, ...)``; labels as float32."""
+        samples = [self.sample(iteration, slot) for slot in self.slots]
         batch = {key: torch.from_numpy(np.stack([s[key] for s in samples])) for key in samples[0]}
         batch["label"] = batch["label"].float()
         return batch

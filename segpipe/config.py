@@ -141,6 +141,8 @@ def _semantic_problems(config: dict[str, Any]) -> list[str]:
     radius = synthetic.get("vessels", {}).get("radius_mm", [0, 1])
     if isinstance(radius, list) and len(radius) == 2 and not radius[0] < radius[1]:
         problems.append(f"'dataset.synthetic.vessels.radius_mm' is {radius}; give [smallest, largest] with smallest < largest")
+    train = config.get("train", {})
+    problems.extend(distributed_problems(train, train.get("device", "auto")))
     defined = set(config.get("losses", {}))
     for name in config.get("experiments", {}).get("losses", []):
         if name not in defined:
@@ -148,6 +150,44 @@ def _semantic_problems(config: dict[str, Any]) -> list[str]:
                 f"'experiments.losses' names {name!r}, which is not defined under 'losses'; "
                 f"defined: {', '.join(sorted(defined)) or '(none)'}"
             )
+    return problems
+
+
+def distributed_problems(train: Mapping[str, Any], device: str) -> list[str]:
+    """Settings of ``train.distributed`` that cannot work with the rest of ``train``.
+
+    Parameters
+    ----------
+    train
+        The ``train`` section.
+    device
+        ``"cpu"`` or ``"cuda"``; ``"auto"`` while the device is not known yet (the checks that
+        depend on it are left to ``segpipe train``, which calls this again with the device it uses).
+
+    Returns
+    -------
+    list of str
+        One sentence per problem, naming the keys (empty when the settings fit together).
+    """
+    distributed = train.get("distributed", {})
+    processes, backend = distributed.get("processes", 1), distributed.get("backend", "auto")
+    if not isinstance(processes, int) or processes < 1:
+        return []  # the schema reports it
+    problems = []
+    batch_size = train.get("batch_size")
+    if isinstance(batch_size, int) and batch_size % processes:
+        problems.append(
+            f"'train.batch_size' ({batch_size}) is not a multiple of 'train.distributed.processes' ({processes}); "
+            "every process computes an equal share of each batch"
+        )
+    if backend == "nccl" and device == "cpu":
+        problems.append("'train.distributed.backend' is 'nccl', which needs CUDA, but training runs on the CPU; use 'gloo' or 'auto', or train on CUDA")
+    if processes > 1 and device == "cpu" and train.get("network", {}).get("norm") == "batch":
+        problems.append(
+            "'train.network.norm' is 'batch' with several CPU processes: torch synchronises batch statistics "
+            "across processes (SyncBatchNorm) only on GPUs, so each process would normalise with its own share "
+            "of the batch; use norm 'instance', one process, or device 'cuda'"
+        )
     return problems
 
 

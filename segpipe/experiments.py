@@ -15,8 +15,9 @@ from typing import Any
 from segpipe.errors import ConfigError
 
 
-#: Settings under ``train`` that do not change the trained weights.
-_NO_EFFECT_ON_WEIGHTS = ("device", "num_workers", "checkpoint_every", "validate_every")
+#: Settings under ``train`` that do not change the trained weights (``device`` and ``distributed``
+#: change them only within floating-point rounding).
+_NO_EFFECT_ON_WEIGHTS = ("device", "distributed", "num_workers", "checkpoint_every", "validate_every")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,11 @@ Outputs in the run directory
     every ``train.validate_every`` iterations and at the end, else empty).
 ``model.pt``
     Weights plus what prediction needs (:mod:`segpipe.models.bundle`); written last.
+
+With ``train.distributed.processes`` > 1 the run trains in that many processes
+(:mod:`segpipe.distributed`): each draws its share of the slots of every batch, DDP averages the
+gradients, and rank 0 alone writes checkpoints, the log and the model while the others wait. The
+checkpoints hold the plain (unwrapped) network, so a run can resume with another number of processes.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from segpipe import distributed
 from segpipe.batches import BatchSource, SamplingSettings, make_training_case, sample_shape
 from segpipe.checkpoint import (
     capture_rng_state,
@@ -45,6 +51,7 @@ from segpipe.checkpoint import (
     save_checkpoint,
     seed_everything,
 )
+from segpipe.config import distributed_problems
 from segpipe.data.lookup import load_manifest_case
 from segpipe.data.manifest import Case, Manifest
 from segpipe.errors import ConfigError, InputError
@@ -135,32 +142,37 @@ def _scheduler(train: Mapping[str, Any], optimizer: torch.optim.Optimizer) -> to
 
 
 def _batch_source(
-    cases: list[Case], manifest_path: Path, run: RunSpec, loss: CompositeLoss, sampling: SamplingSettings
+    cases: list[Case], manifest_path: Path, run: RunSpec, loss: CompositeLoss, sampling: SamplingSettings,
+    slots: range,
 ) -> BatchSource:
-    """Load the training cases with the loss terms' case extras and set up the batch sampling."""
+    """Load the training cases with the loss terms' case extras and set up the sampling of ``slots``."""
     loaded = [(case, load_manifest_case(manifest_path, case)) for case in cases]
     shape = sample_shape(sampling, [data.spatial_shape for _, data in loaded])
     held = []
     for case, data in loaded:
         label = _label(case, data, run.label_type, manifest_path)
         held.append(make_training_case(case.case_id, data.image, label, loss.case_extras(data, label), shape))
-    return BatchSource(held, sampling, shape, run.seed, loss.sample_extras)
+    return BatchSource(held, sampling, shape, run.seed, loss.sample_extras, slots=slots)
 
 
 def _resume(
-    checkpoint_dir: Path, fingerprint: str, stateful: tuple[Any, Any, Any], device: torch.device
+    checkpoint_dir: Path, fingerprint: str, stateful: tuple[Any, Any, Any], device: torch.device,
+    context: distributed.Context,
 ) -> tuple[int, list[dict[str, Any]]]:
     """Restore network, optimizer and scheduler from the newest checkpoint written with these settings.
 
     Returns the number of completed iterations and the log rows so far (0 and none without a
-    usable checkpoint; checkpoints written with other settings are deleted).
+    usable checkpoint; checkpoints written with other settings are deleted, by rank 0 once every
+    process has read them).
     """
     state = load_latest_checkpoint(checkpoint_dir, map_location=device)
+    context.barrier()
     if state is not None and state.get("fingerprint") != fingerprint:
-        print(f"segpipe train: checkpoints in {checkpoint_dir} were written with other settings; starting over",
-              file=sys.stderr)
-        for stale in list_checkpoints(checkpoint_dir):
-            stale.unlink()
+        if context.is_main:
+            print(f"segpipe train: checkpoints in {checkpoint_dir} were written with other settings; starting over",
+                  file=sys.stderr)
+            for stale in list_checkpoints(checkpoint_dir):
+                stale.unlink()
         return 0, []
     if state is None:
         return 0, []
@@ -171,11 +183,11 @@ def _resume(
 
 
 def _validation_cases(
-    manifest: Manifest, manifest_path: Path, label_type: str
+    manifest: Manifest, manifest_path: Path, label_type: str, context: distributed.Context
 ) -> list[tuple[np.ndarray, np.ndarray, tuple[float, ...]]]:
-    """Image, label and spacing of every validation case."""
+    """Image, label and spacing of this process's share of the validation cases."""
     cases = []
-    for case in manifest.select(split="val"):
+    for case in context.split(manifest.select(split="val")):
         data = load_manifest_case(manifest_path, case)
         cases.append((data.image, _label(case, data, label_type, manifest_path), data.geometry.array_spacing))
     return cases
@@ -183,9 +195,9 @@ def _validation_cases(
 
 def _validation_dice(
     network: torch.nn.Module, spec: NetworkSpec, cases: list[tuple[np.ndarray, np.ndarray, tuple[float, ...]]],
-    patch_size: tuple[int, ...] | None, device: torch.device, threshold: float,
+    patch_size: tuple[int, ...] | None, device: torch.device, threshold: float, context: distributed.Context,
 ) -> float:
-    """Mean Dice of the network's thresholded predictions on the validation cases."""
+    """Mean Dice of the network's thresholded predictions on the validation cases of all processes."""
     dice = get_metric("dice")
     network.eval()
     scores = [
@@ -194,7 +206,8 @@ def _validation_dice(
         for image, label, spacing in cases
     ]
     network.train()
-    return float(np.mean(scores))
+    total, count = context.sum([math.fsum(scores), len(scores)])
+    return total / count
 
 
 def _write_log(path: Path, rows: list[dict[str, Any]], columns: list[str]) -> None:
@@ -242,16 +255,42 @@ def train(
     ------
     ConfigError, InputError
         If the run identifier, the configuration and the manifest do not fit together.
+
+    Notes
+    -----
+    With ``train.distributed.processes`` > 1 this starts the training processes and waits for them
+    (:func:`segpipe.distributed.launch`); they share the caller's torch threads
+    (``torch.get_num_threads()``, which ``segpipe train --threads`` sets) equally.
     """
+    settings = config["train"]
+    device = resolve_device(settings["device"], key="train.device")
+    problems = distributed_problems(settings, device.type)
+    if problems:
+        raise ConfigError.listing("the distributed training settings do not fit", problems, where="train.distributed")
+    run, manifest_path, out_dir = RunSpec.parse(run_id), Path(manifest_path), Path(out_dir)
+    _check_run(run, Manifest.load(manifest_path), manifest_path)  # before any worker starts
+    distributed.launch(
+        _train_process, (dict(config), manifest_path, run_id, out_dir, show_progress),
+        processes=int(settings["distributed"]["processes"]),
+        backend=distributed.resolve_backend(settings["distributed"]["backend"], device),
+        threads=torch.get_num_threads(),
+    )
+    return out_dir / "model.pt"
+
+
+def _train_process(
+    context: distributed.Context, config: Mapping[str, Any], manifest_path: Path, run_id: str, out_dir: Path,
+    show_progress: bool,
+) -> None:
+    """The training of :func:`train` in one process (rank ``context.rank`` of ``context.world_size``)."""
     from tqdm import tqdm
 
     run = RunSpec.parse(run_id)
-    manifest_path, out_dir = Path(manifest_path), Path(out_dir)
     manifest = Manifest.load(manifest_path)
     train_cases = _check_run(run, manifest, manifest_path)
     settings = config["train"]
     total = int(settings["iterations"])
-    device = resolve_device(settings["device"], key="train.device")
+    device = context.device(resolve_device(settings["device"], key="train.device"))
     _configure_determinism(bool(settings["deterministic"]))
 
     spec = NetworkSpec.from_config(
@@ -262,8 +301,10 @@ def train(
     dataset_fingerprint = json.loads(fingerprint_path.read_text()) if fingerprint_path.is_file() else {}
     loss = build_loss(run.loss, config["losses"], TermContext(settings["output"], spec.dimensions, run.label_type, dataset_fingerprint))
 
-    source = _batch_source(train_cases, manifest_path, run, loss, SamplingSettings.from_config(settings, spec.divisor))
-    validation = _validation_cases(manifest, manifest_path, run.label_type)
+    sampling = SamplingSettings.from_config(settings, spec.divisor)
+    source = _batch_source(train_cases, manifest_path, run, loss, sampling, context.shard(sampling.batch_size))
+    validation = _validation_cases(manifest, manifest_path, run.label_type, context)
+    validates = bool(manifest.select(split="val"))
 
     seed_everything(run.seed)
     network = build_network(spec).to(device)
@@ -272,8 +313,9 @@ def train(
     columns = ["iteration", "loss", *(f"loss_{key}" for key in loss.keys), "lr", "seconds", "val_dice"]
     fingerprint = _fingerprint(training_settings(config, run_id), [case.case_id for case in train_cases])
     checkpoint_dir = out_dir / "checkpoints"
-    start, rows = _resume(checkpoint_dir, fingerprint, (network, optimizer, scheduler), device)
-    if start:
+    start, rows = _resume(checkpoint_dir, fingerprint, (network, optimizer, scheduler), device, context)
+    parallel = context.wrap(network, device)  # after the resume: DDP starts from rank 0's weights
+    if start and context.is_main:
         print(f"segpipe train: resuming {run_id} from iteration {start} of {total}", file=sys.stderr)
 
     loader = torch.utils.data.DataLoader(
@@ -282,7 +324,8 @@ def train(
     network.train()
     validate_every = settings["validate_every"]
     threshold = float(config["predict"]["threshold"])
-    bar = tqdm(total=total, initial=start, desc=run_id, file=sys.stderr, disable=not show_progress, mininterval=1.0)
+    bar = tqdm(total=total, initial=start, desc=run_id, file=sys.stderr, disable=not (show_progress and context.is_main),
+               mininterval=1.0)
     clock = time.perf_counter()
     for iteration, batch in enumerate(loader, start=start + 1):
         batch = {key: value.to(device, non_blocking=True) for key, value in batch.items()}
@@ -290,34 +333,40 @@ def train(
             _check_batch(loss, batch)
         lr = optimizer.param_groups[0]["lr"]
         optimizer.zero_grad(set_to_none=True)
-        result = loss(network(batch["image"]), batch, Progress(iteration, total))
-        if not torch.isfinite(result.total):
-            raise FloatingPointError(f"the loss of {run_id} became {float(result.total)} at iteration {iteration}")
+        result = loss(parallel(batch["image"]), batch, Progress(iteration, total))
+        # The whole batch's loss (the mean of the processes' shares); every process sees the same value.
+        batch_loss, *term_values = context.mean([result.total.detach(), *result.terms.values()])
+        if not math.isfinite(batch_loss):
+            raise FloatingPointError(f"the loss of {run_id} became {batch_loss} at iteration {iteration}")
         result.total.backward()
         optimizer.step()
         scheduler.step()
-        row: dict[str, Any] = {"iteration": iteration, "loss": float(result.total.detach()), "lr": lr}
-        row.update({f"loss_{key}": value for key, value in result.terms.items()})
-        if validation and (iteration == total or (validate_every and iteration % validate_every == 0)):
-            row["val_dice"] = _validation_dice(network, spec, validation, patch_size, device, threshold)
+        row: dict[str, Any] = {"iteration": iteration, "loss": batch_loss, "lr": lr}
+        row.update({f"loss_{key}": value for key, value in zip(result.terms, term_values)})
+        if validates and (iteration == total or (validate_every and iteration % validate_every == 0)):
+            row["val_dice"] = _validation_dice(network, spec, validation, patch_size, device, threshold, context)
         row["seconds"] = time.perf_counter() - clock
         clock = time.perf_counter()
         rows.append(row)
         bar.update()
         bar.set_postfix(loss=f"{row['loss']:.4f}", **({"val_dice": f"{row['val_dice']:.3f}"} if "val_dice" in row else {}))
         if iteration % int(settings["checkpoint_every"]) == 0 and iteration < total:
-            save_checkpoint(checkpoint_dir, iteration, {
-                "iteration": iteration, "fingerprint": fingerprint, "model": network.state_dict(),
-                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": capture_rng_state(),
-                "sampler": {"seed": run.seed, "next_iteration": iteration + 1}, "log": rows,
-            })
+            if context.is_main:
+                save_checkpoint(checkpoint_dir, iteration, {
+                    "iteration": iteration, "fingerprint": fingerprint, "model": network.state_dict(),
+                    "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                    "rng": capture_rng_state(), "sampler": {"seed": run.seed, "next_iteration": iteration + 1},
+                    "log": rows,
+                })
+            context.barrier()
     bar.close()
 
-    _write_log(out_dir / "train_log.csv", rows, columns)
-    info = ModelInfo(spec, patch_size, config["preprocess"]["normalisation"], run_id, run.label_type, total)
-    model_path = save_model(out_dir / "model.pt", network, info)
-    shutil.rmtree(checkpoint_dir, ignore_errors=True)
-    return model_path
+    if context.is_main:
+        _write_log(out_dir / "train_log.csv", rows, columns)
+        info = ModelInfo(spec, patch_size, config["preprocess"]["normalisation"], run_id, run.label_type, total)
+        save_model(out_dir / "model.pt", network, info)
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    context.barrier()
 
 
 def _check_batch(loss: CompositeLoss, batch: Mapping[str, torch.Tensor]) -> None:

@@ -1,6 +1,11 @@
 # Train: one job per run of the experiment grid (`{run}` = loss.label_type.training_set.framework.sSEED).
 from segpipe.experiments import training_settings
 
+# `segpipe train` starts train.distributed.processes processes itself (segpipe/distributed.py), all in
+# the one job: they split the job's threads (SLURM: --cpus-per-task), each holds its own copy of the
+# training cases and the network, and on CUDA each uses its own GPU.
+TRAIN_PROCESSES = config["train"]["distributed"]["processes"]
+
 
 rule train_run:
     """Train one run; re-running a killed job resumes from its last checkpoint."""
@@ -17,11 +22,11 @@ rule train_run:
         LOGS / "train" / "{run}.log",
     benchmark:
         BENCHMARKS / "train" / "{run}.tsv"
-    threads: 8
+    threads: max(8, TRAIN_PROCESSES)
     resources:
-        mem_mb=8000,
+        mem_mb=4000 + 4000 * TRAIN_PROCESSES,
         runtime=240,
-        gpu=GPUS["train"],
+        gpu=GPUS["train"] * TRAIN_PROCESSES,
     shell:
         "segpipe train --config {CONFIG_SNAPSHOT:q} --manifest {input.manifest:q} --run {wildcards.run}"
         " --out {params.out:q} --threads {threads} > {log:q} 2>&1"
