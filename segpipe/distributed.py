@@ -183,9 +183,10 @@ def launch(
     if processes == 1:
         function(Context(), *args)
     else:
-        if threads < processes:
-            print(f"segpipe: {processes} training processes share {threads} thread(s); each uses one", file=sys.stderr)
-        _spawn(function, args, processes, backend, max(1, threads // processes))
+        share = max(1, threads // processes)
+        note = f"{threads} thread(s) for {processes} processes: oversubscribed" if threads < processes else f"{share} thread(s) each"
+        print(f"segpipe: training in {processes} processes ({backend}), {note}", file=sys.stderr)
+        _spawn(function, args, processes, backend, share)
 
 
 def _spawn(function: Callable[..., Any], args: tuple[Any, ...], processes: int, backend: str, threads: int) -> None:
