@@ -65,16 +65,23 @@ class CudaExec {
     using Buffer = DeviceBuffer<T>;
 
     explicit CudaExec(int device) : device_(device) {
+        check(cudaGetDevice(&previous_device_), "cudaGetDevice");
         use_device(device);
-        check(cudaDeviceGetAttribute(&multiprocessors_, cudaDevAttrMultiProcessorCount, device),
-              "cudaDeviceGetAttribute");
-        check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+        try {
+            check(cudaDeviceGetAttribute(&multiprocessors_, cudaDevAttrMultiProcessorCount, device),
+                  "cudaDeviceGetAttribute");
+            check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+        } catch (...) {
+            cudaSetDevice(previous_device_);
+            throw;
+        }
     }
     CudaExec(const CudaExec &) = delete;
     CudaExec &operator=(const CudaExec &) = delete;
     ~CudaExec() {
         cudaStreamSynchronize(stream_);  // let pending frees finish; errors surface in later calls
         cudaStreamDestroy(stream_);
+        cudaSetDevice(previous_device_);  // the calling thread may be Python's (torch keeps its own)
     }
 
     bool holds(int device) const { return device == device_; }
@@ -167,6 +174,7 @@ class CudaExec {
     }
 
     int device_ = 0;
+    int previous_device_ = 0;
     int multiprocessors_ = 1;
     cudaStream_t stream_ = nullptr;
 };

@@ -46,8 +46,12 @@ std::string cuda_unavailable_reason() {
 }
 
 void synchronize_device(int device) {
+    int previous = 0;
+    cuda::check(cudaGetDevice(&previous), "cudaGetDevice");
     cuda::use_device(device);
-    cuda::check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+    const cudaError_t status = cudaDeviceSynchronize();
+    cudaSetDevice(previous);
+    cuda::check(status, "cudaDeviceSynchronize");
 }
 
 }  // namespace segpipe::topology

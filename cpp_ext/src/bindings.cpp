@@ -80,11 +80,12 @@ void run_items(size_t count, int threads, const std::function<void(size_t)> &tas
     });
 }
 
-nb::object to_numpy(std::vector<int64_t> &&values) {
-    auto *owned = new std::vector<int64_t>(std::move(values));
+template <class T>
+nb::object to_numpy(std::vector<T> &&values) {
+    auto *owned = new std::vector<T>(std::move(values));
     owned->reserve(1);  // a valid data pointer even when empty
-    nb::capsule owner(owned, [](void *p) noexcept { delete static_cast<std::vector<int64_t> *>(p); });
-    return nb::cast(nb::ndarray<nb::numpy, int64_t, nb::ndim<1>>(owned->data(), {owned->size()}, owner));
+    nb::capsule owner(owned, [](void *p) noexcept { delete static_cast<std::vector<T> *>(p); });
+    return nb::cast(nb::ndarray<nb::numpy, T, nb::ndim<1>>(owned->data(), {owned->size()}, owner));
 }
 
 // [births per dimension], [deaths per dimension] as lists of int64 arrays of voxel indices.
@@ -148,6 +149,35 @@ nb::list matchings(const std::vector<InputArray> &predictions, const std::vector
     return out;
 }
 
+// The outputs of the parallel stages of one array or a pair (for tests).
+nb::dict stage_outputs(const std::vector<InputArray> &arrays, bool negate, const std::string &backend) {
+    const topo::Backend where = backend_of(backend);
+    std::vector<topo::ImageView> views;
+    for (const auto &array : arrays) views.push_back(view_of(array));
+    synchronize_devices(views);
+    topo::StageOutputs outputs;
+    {
+        nb::gil_scoped_release release;
+        outputs = topo::compute_stage_outputs(views, negate, where);
+    }
+    nb::list ranks, cells, top_ranks;
+    for (auto &r : outputs.ranks) ranks.append(to_numpy(std::move(r)));
+    for (auto &per_dimension : outputs.cells) {
+        nb::list lists;
+        for (auto &c : per_dimension) lists.append(to_numpy(std::move(c)));
+        cells.append(lists);
+    }
+    for (auto &t : outputs.top_ranks) top_ranks.append(to_numpy(std::move(t)));
+    nb::dict apparent;
+    for (auto &a : outputs.apparent) apparent[nb::make_tuple(a.rows, a.columns)] = to_numpy(std::move(a.pivots));
+    nb::dict out;
+    out["ranks"] = ranks;
+    out["cells"] = cells;
+    out["top_ranks"] = top_ranks;
+    out["apparent"] = apparent;
+    return out;
+}
+
 using IndexArray = nb::ndarray<nb::ro, const int64_t, nb::ndim<1>, nb::c_contig>;
 using OutputArray = nb::ndarray<double, nb::ndim<1>, nb::c_contig>;
 
@@ -170,6 +200,16 @@ NB_MODULE(_engine, m) {
     nb::exception<topo::CudaError>(m, "CudaError", PyExc_RuntimeError);
     m.def("engine_version", []() { return "0.3.0"; }, "Version string of the compiled engine.");
     m.def("cuda_compiled", &topo::cuda_compiled, "Whether the engine was built with its CUDA kernels.");
+    m.def(
+        "build_options",
+        []() {
+            nb::dict options;
+            options["cuda"] = SEGPIPE_CUDA_OPTION;
+            options["cuda_architectures"] = SEGPIPE_CUDA_ARCHITECTURES;
+            return options;
+        },
+        "How the engine was configured: 'cuda' (the SEGPIPE_CUDA option: AUTO, ON or OFF) and\n"
+        "'cuda_architectures' (CMAKE_CUDA_ARCHITECTURES of the kernels, '' without them).");
     m.def("cuda_unavailable_reason", &topo::cuda_unavailable_reason,
           "'' if the cuda backend can run on the current CUDA device, else why not. Initialises the\n"
           "CUDA runtime (loads the driver library) on first use.");
@@ -178,6 +218,13 @@ NB_MODULE(_engine, m) {
           "`values`: C-contiguous float32/float64; `indices` (int64) and `out` (float64): 1D and\n"
           "C-contiguous, all three in host memory (a loop on the CPU) or on one CUDA device (a\n"
           "kernel; work queued on the device is waited for first).");
+    m.def("stage_outputs", &stage_outputs, nb::arg("arrays"), nb::arg("negate") = false, nb::arg("backend") = "cpu",
+          "What the parallel stages give for one array (filtration 0) or two (0, 1 and their\n"
+          "comparison image 2), for tests: 'ranks' (per filtration, uint32 vertex ranks), 'cells'\n"
+          "(per filtration, per dimension 1..K: uint32 cell numbers in filtration order),\n"
+          "'top_ranks' (per filtration, 2D/3D) and 'apparent' (3D: {(rows, columns): the apparent\n"
+          "pivot edge of each square of filtration `columns` in order, 2^32 - 1 for none}; empty\n"
+          "arrays for the cpu backend, which finds them while reducing).");
     m.def("barcodes", &barcodes, nb::arg("arrays"), nb::arg("threads") = 1, nb::arg("negate") = false,
           nb::arg("backend") = "cpu",
           "Barcodes of the sublevel filtrations (V-construction) of C-contiguous float64 arrays\n"

@@ -149,6 +149,25 @@ Matching matching_on_grid(const Grid<K> &grid, ParallelStages &stages, size_t nd
     return out;
 }
 
+template <int K>
+StageOutputs stage_outputs_on_grid(ParallelStages &stages, int count) {
+    StageOutputs out;
+    for (int f = 0; f < count; ++f) {
+        out.ranks.push_back(stages.vertices(f).rank);
+        out.cells.emplace_back();
+        for (int dim = 1; dim <= K; ++dim) out.cells[f].push_back(stages.sorted_cells(f, dim));
+        if (K >= 2) out.top_ranks.push_back(stages.top_ranks(f));
+    }
+    if (K == 3) {
+        const std::vector<std::pair<int, int>> reductions =
+            count == 1 ? std::vector<std::pair<int, int>>{{0, 0}}
+                       : std::vector<std::pair<int, int>>{{0, 0}, {1, 1}, {2, 2}, {0, 2}, {1, 2}};
+        for (const auto &[rows, columns] : reductions)
+            out.apparent.push_back({rows, columns, stages.apparent_pivots(rows, columns, out.cells[columns][1])});
+    }
+    return out;
+}
+
 size_t voxel_count(const std::vector<int64_t> &shape) {
     size_t n = 1;
     for (int64_t s : shape) n *= size_t(s);
@@ -205,6 +224,27 @@ Matching compute_matching(const ImageView &prediction, const ImageView &target, 
         }
         return out;
     }
+    }
+}
+
+StageOutputs compute_stage_outputs(const std::vector<ImageView> &images, bool negate, Backend backend) {
+    if (images.empty() || images.size() > 2) throw std::invalid_argument("expected one or two arrays");
+    if (images.size() == 2 && images[0].shape != images[1].shape)
+        throw std::invalid_argument("the shapes differ: " + shape_text(images[0].shape) + " and " +
+                                    shape_text(images[1].shape));
+    const std::vector<uint32_t> extents = grid_extents(images[0].shape);
+    std::vector<const ImageView *> pointers;
+    for (const auto &image : images) pointers.push_back(&image);
+    const int count = images.size() == 1 ? 1 : 3;
+    auto outputs = [&](auto grid) {
+        constexpr int K = decltype(grid)::kAxes;
+        return stage_outputs_on_grid<K>(*make_stages<K>(backend, grid, pointers, negate), count);
+    };
+    switch (extents.size()) {
+    case 1: return outputs(make_grid<1>(extents));
+    case 2: return outputs(make_grid<2>(extents));
+    case 3: return outputs(make_grid<3>(extents));
+    default: throw std::invalid_argument("an array of a single voxel has no cells");
     }
 }
 

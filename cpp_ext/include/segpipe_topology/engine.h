@@ -72,6 +72,23 @@ Barcode compute_barcode(const ImageView &image, bool negate, Backend backend = B
 Matching compute_matching(const ImageView &prediction, const ImageView &target, bool negate,
                           Backend backend = Backend::cpu);
 
+// What the parallel stages give for one image (filtration 0) or a pair (filtrations 0, 1 and
+// their comparison image 2), to test that the backends agree stage by stage.
+struct StageOutputs {
+    std::vector<std::vector<uint32_t>> ranks;               // per filtration: the vertex ranks
+    std::vector<std::vector<std::vector<uint32_t>>> cells;  // per filtration, dimension 1..K: cells in order
+    std::vector<std::vector<uint32_t>> top_ranks;           // per filtration (grids with 2 or 3 axes)
+    // 3D grids: per reduction the engine runs, the filtrations of its rows and of its columns and the
+    // apparent pivot of every square in the columns' order (empty for the cpu backend).
+    struct Apparent {
+        int rows, columns;
+        std::vector<uint32_t> pivots;
+    };
+    std::vector<Apparent> apparent;
+};
+// Throws as compute_barcode / compute_matching, and for an array of a single voxel.
+StageOutputs compute_stage_outputs(const std::vector<ImageView> &images, bool negate, Backend backend);
+
 // out[i] = the value of `values` at C-order index indices[i], or `missing` for an index outside
 // the array. `indices` and `out` (count elements each) lie where `values` lies: on the host (run
 // on the CPU) or on its CUDA device (a kernel).
