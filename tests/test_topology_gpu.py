@@ -198,7 +198,8 @@ def test_gather_reads_what_numpy_indexing_reads():
 
 # ------------------------------------------------------------------------------- build and selection
 def nvcc_found():
-    candidates = [os.environ.get("CUDACXX"), shutil.which("nvcc"), "/usr/local/cuda/bin/nvcc"]
+    """Whether CMake's check_language(CUDA) finds a compiler: $CUDACXX or nvcc on the PATH."""
+    candidates = [os.environ.get("CUDACXX"), shutil.which("nvcc")]
     return any(c and os.path.exists(c) for c in candidates)
 
 

@@ -126,7 +126,7 @@ class CudaExec {
         size_t bytes = 0;
         check(cub::DeviceRadixSort::SortKeys(nullptr, bytes, k, items(n), begin_bit, end_bit, stream_),
               "cub::DeviceRadixSort::SortKeys");
-        Buffer<char> temporary(bytes, stream_);
+        Buffer<char> temporary = scratch(bytes);
         check(cub::DeviceRadixSort::SortKeys(temporary.data(), bytes, k, items(n), begin_bit, end_bit, stream_),
               "cub::DeviceRadixSort::SortKeys");
         if (k.Current() != keys.data()) keys.swap(other);
@@ -139,7 +139,7 @@ class CudaExec {
         size_t bytes = 0;
         check(cub::DeviceRadixSort::SortPairs(nullptr, bytes, k, v, items(n), begin_bit, end_bit, stream_),
               "cub::DeviceRadixSort::SortPairs");
-        Buffer<char> temporary(bytes, stream_);
+        Buffer<char> temporary = scratch(bytes);
         check(cub::DeviceRadixSort::SortPairs(temporary.data(), bytes, k, v, items(n), begin_bit, end_bit, stream_),
               "cub::DeviceRadixSort::SortPairs");
         if (k.Current() != keys.data()) keys.swap(other_keys);
@@ -151,7 +151,7 @@ class CudaExec {
         size_t bytes = 0;
         check(cub::DeviceScan::InclusiveSum(nullptr, bytes, values.data(), out.data(), items(n), stream_),
               "cub::DeviceScan::InclusiveSum");
-        Buffer<char> temporary(bytes, stream_);
+        Buffer<char> temporary = scratch(bytes);
         check(cub::DeviceScan::InclusiveSum(temporary.data(), bytes, values.data(), out.data(), items(n), stream_),
               "cub::DeviceScan::InclusiveSum");
         values.swap(out);
@@ -161,6 +161,8 @@ class CudaExec {
     void synchronize() { check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize"); }
 
   private:
+    // CUB's temporary storage: never a null pointer, which would make CUB only report the size.
+    Buffer<char> scratch(size_t bytes) { return Buffer<char>(bytes > 0 ? bytes : 1, stream_); }
     template <class T>
     void copy_to_host(T *host, const T *device, size_t n) {
         check(cudaMemcpyAsync(host, device, n * sizeof(T), cudaMemcpyDeviceToHost, stream_),

@@ -61,13 +61,26 @@ class ColumnReduction {
     // columns are emergent pairs with that pivot and are not looked at again.
     template <class Emit>
     void run(const std::vector<Index> &squares, const std::vector<Index> &apparent, Emit &&emit) {
-        const bool known = !apparent.empty();
+        if (apparent.empty())
+            reduce<false>(squares, nullptr, emit);
+        else
+            reduce<true>(squares, apparent.data(), emit);
+    }
+
+  private:
+    static constexpr Index kStored = 0x80000000u;
+
+    // run(), compiled with and without the apparent pivots (the CPU engine's loop pays nothing).
+    template <bool kApparent, class Emit>
+    void reduce(const std::vector<Index> &squares, const Index *apparent, Emit &emit) {
         for (size_t i = 0; i < squares.size(); ++i) {
             const Index square = squares[i];
-            if (known && apparent[i] != kNoIndex) {
-                owner_[position_[apparent[i]]] = square;
-                emit(apparent[i], square);
-                continue;
+            if constexpr (kApparent) {
+                if (apparent[i] != kNoIndex) {
+                    owner_[position_[apparent[i]]] = square;
+                    emit(apparent[i], square);
+                    continue;
+                }
             }
             const auto rows = boundary(square);
             const Index last = last_row(rows);
@@ -86,16 +99,13 @@ class ColumnReduction {
                 }
                 if (owner & kStored) {
                     const size_t slot = owner & ~kStored;
-                    for (size_t i = offsets_[slot]; i < offsets_[slot + 1]; ++i) column_.toggle(stored_[i]);
+                    for (size_t k = offsets_[slot]; k < offsets_[slot + 1]; ++k) column_.toggle(stored_[k]);
                 } else {
                     toggle(boundary(owner));
                 }
             }
         }
     }
-
-  private:
-    static constexpr Index kStored = 0x80000000u;
 
     // The rows of the boundary of a square (kNoIndex for left-out negative edges).
     std::array<Index, 4> boundary(Index square) const {
