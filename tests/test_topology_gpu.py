@@ -291,6 +291,34 @@ def test_forcing_cuda_without_a_device_fails_clearly(monkeypatch):
         _engine.matchings([a], [a], 1, False, "cuda")
 
 
+class FakeCudaArray:
+    """Says (through DLPack) that it lies on CUDA device 0; it has no data."""
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype = shape, np.dtype(dtype)
+
+    def __dlpack_device__(self):
+        return (2, 0)
+
+
+def test_device_arrays_are_checked_before_the_engine():
+    from segpipe.topology._device import device_image, engine_arrays, is_device_array
+
+    torch = pytest.importorskip("torch")
+    assert is_device_array(FakeCudaArray((4, 5), "float32"))
+    assert not is_device_array(np.zeros((4, 5))) and not is_device_array(torch.zeros(4, 5))
+    with pytest.raises(TopologyTypeError, match="float16"):
+        device_image(FakeCudaArray((4, 5), "float16"), "prediction")
+    with pytest.raises(TopologyValueError, match="2D or 3D"):
+        device_image(FakeCudaArray((2, 4, 5, 6), "float32"), "prediction")
+    with pytest.raises(TopologyTypeError, match="one array lies on a CUDA device and the other in host memory"):
+        engine_arrays([FakeCudaArray((4, 5), "float32"), np.zeros((4, 5))], ["p", "t"], "cuda", direct=True)
+    with pytest.raises(TopologyTypeError, match="cannot be copied to the host"):
+        engine_arrays([FakeCudaArray((4, 5), "float32")], ["array"], "cuda", direct=False)
+    with pytest.raises(TopologyTypeError):  # the CPU backend takes host arrays only, as before
+        engine_arrays([FakeCudaArray((4, 5), "float32")], ["array"], "cpu", direct=True)
+
+
 # ------------------------------------------------------------------------------------- on a GPU
 @pytest.mark.gpu
 @requires_cuda
