@@ -25,7 +25,7 @@ $(VENV)/.installed: $(PACKAGE_INPUTS)
 	touch $@
 
 ## run: set up, then run the default workflow (synthetic data, CPU) to results/report.html
-run: setup
+run: $(VENV)/.installed
 	PATH="$(BIN):$$PATH" snakemake --cores $(CORES) --workflow-profile workflows/profiles/default
 
 ## test: set up, then run the whole test suite
