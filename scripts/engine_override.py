@@ -19,6 +19,12 @@ def load_engine(path: str) -> ModuleType:
     sys.modules["segpipe.topology._engine"] = engine
     import segpipe.topology  # noqa: F401  (binds the loaded engine)
 
-    for name in ("segpipe.topology.persistence", "segpipe.topology.matching"):
+    for name in (
+        "segpipe.topology.persistence",
+        "segpipe.topology.matching",
+        "segpipe.topology.gather",
+        "segpipe.topology.backend",
+        "segpipe.topology._device",
+    ):
         assert sys.modules[name]._engine is engine, f"{name} did not pick up {path}"
     return engine

@@ -14,8 +14,9 @@ TOOL="${1:?perf or callgrind}"; shift
 PYTHON="${PYTHON:-.venv/bin/python}"
 BUILD=build/profile
 
-# RelWithDebInfo with the Release optimisation level: nanobind strips Release builds.
-cmake -S cpp_ext -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+# RelWithDebInfo with the Release optimisation level: nanobind strips Release builds. The CPU
+# path is profiled: no CUDA kernels (GPU profiles: nsys/ncu on benchmarks/bench_topology_gpu.py).
+cmake -S cpp_ext -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEGPIPE_CUDA=OFF \
   -DPython_EXECUTABLE="$(cd "$(dirname "$PYTHON")" && pwd)/$(basename "$PYTHON")" \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O3 -g -DNDEBUG -fno-omit-frame-pointer" >/dev/null
 cmake --build "$BUILD" --target _engine -j "$(nproc)" >/dev/null

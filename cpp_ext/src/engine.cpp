@@ -1,14 +1,20 @@
 #include "segpipe_topology/engine.h"
 
+#include "segpipe_topology/backends.h"
 #include "segpipe_topology/barcode.h"
 #include "segpipe_topology/grid.h"
+#include "segpipe_topology/host_exec.h"
+#include "segpipe_topology/kernel_bodies.h"
+#include "segpipe_topology/kernel_stages.h"
 #include "segpipe_topology/matching.h"
 #include "segpipe_topology/sorting.h"
+#include "segpipe_topology/stages.h"
 
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <exception>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -68,10 +74,42 @@ std::vector<Index> all_rows(size_t n) {
     return rows;
 }
 
+// The values of a host float64 array (what the cpu backend computes with).
+const double *host_doubles(const ImageView &image) {
+    if (image.device >= 0 || image.type != ValueType::float64)
+        throw std::invalid_argument("the cpu backend takes float64 arrays in host memory");
+    return static_cast<const double *>(image.values);
+}
+
+// The parallel stages of a barcode (one image) or a matching (two images) on `backend`.
 template <int K>
-Barcode barcode_on_grid(const Grid<K> &grid, const VertexRanks &ranks, size_t ndim) {
-    const Rank *rank = ranks.rank.data();
-    const CellBarcode cells = compute_cell_barcode<K>(grid, ranks);
+std::unique_ptr<ParallelStages> make_stages(Backend backend, const Grid<K> &grid,
+                                            const std::vector<const ImageView *> &images, bool negate) {
+    if (backend == Backend::cuda) return make_cuda_stages<K>(grid, images, negate);
+    if (backend == Backend::host_kernels) return make_host_kernel_stages<K>(grid, images, negate);
+    const size_t n = grid.num_vertices;
+    const double *first = host_doubles(*images[0]);
+    std::vector<VertexRanks> ranks;
+    ranks.push_back(dense_ranks(first, n, negate));
+    if (images.size() == 2) {
+        const double *second = host_doubles(*images[1]);
+        ranks.push_back(dense_ranks(second, n, negate));
+        ranks.push_back(dense_ranks(first, n, negate, second));
+    }
+    return std::make_unique<CpuStages<K>>(grid, std::move(ranks));
+}
+
+// Value i of an array wherever it lies (for the checks on a single voxel).
+double value_at(const ImageView &image, size_t i) {
+    if (image.device >= 0) return read_device_value(image, i);
+    return image.type == ValueType::float32 ? double(static_cast<const float *>(image.values)[i])
+                                            : static_cast<const double *>(image.values)[i];
+}
+
+template <int K>
+Barcode barcode_on_grid(const Grid<K> &grid, ParallelStages &stages, size_t ndim) {
+    const Rank *rank = stages.vertices(0).rank.data();
+    const CellBarcode cells = compute_cell_barcode<K>(grid, stages);
     Barcode out;
     out.bars.resize(ndim);
     for (int d = 0; d < K; ++d)
@@ -82,10 +120,9 @@ Barcode barcode_on_grid(const Grid<K> &grid, const VertexRanks &ranks, size_t nd
 }
 
 template <int K>
-Matching matching_on_grid(const Grid<K> &grid, const VertexRanks &ranks0, const VertexRanks &ranks1,
-                          const VertexRanks &comparison, size_t ndim) {
-    const CellMatching cells = compute_cell_matching<K>(grid, ranks0, ranks1, comparison);
-    const Rank *ranks[2] = {ranks0.rank.data(), ranks1.rank.data()};
+Matching matching_on_grid(const Grid<K> &grid, ParallelStages &stages, size_t ndim) {
+    const CellMatching cells = compute_cell_matching<K>(grid, stages);
+    const Rank *ranks[2] = {stages.vertices(0).rank.data(), stages.vertices(1).rank.data()};
     Matching out;
     for (int k = 0; k < 2; ++k) {
         out.matched[k].resize(ndim);
@@ -112,6 +149,25 @@ Matching matching_on_grid(const Grid<K> &grid, const VertexRanks &ranks0, const 
     return out;
 }
 
+template <int K>
+StageOutputs stage_outputs_on_grid(ParallelStages &stages, int count) {
+    StageOutputs out;
+    for (int f = 0; f < count; ++f) {
+        out.ranks.push_back(stages.vertices(f).rank);
+        out.cells.emplace_back();
+        for (int dim = 1; dim <= K; ++dim) out.cells[f].push_back(stages.sorted_cells(f, dim));
+        if (K >= 2) out.top_ranks.push_back(stages.top_ranks(f));
+    }
+    if (K == 3) {
+        const std::vector<std::pair<int, int>> reductions =
+            count == 1 ? std::vector<std::pair<int, int>>{{0, 0}}
+                       : std::vector<std::pair<int, int>>{{0, 0}, {1, 1}, {2, 2}, {0, 2}, {1, 2}};
+        for (const auto &[rows, columns] : reductions)
+            out.apparent.push_back({rows, columns, stages.apparent_pivots(rows, columns, out.cells[columns][1])});
+    }
+    return out;
+}
+
 size_t voxel_count(const std::vector<int64_t> &shape) {
     size_t n = 1;
     for (int64_t s : shape) n *= size_t(s);
@@ -120,15 +176,20 @@ size_t voxel_count(const std::vector<int64_t> &shape) {
 
 }  // namespace
 
-Barcode compute_barcode(const ImageView &image, bool negate) {
+Barcode compute_barcode(const ImageView &image, bool negate, Backend backend) {
     const std::vector<uint32_t> extents = grid_extents(image.shape);
-    const VertexRanks ranks = dense_ranks(image.values, voxel_count(image.shape), negate);
+    const std::vector<const ImageView *> images = {&image};
     const size_t ndim = image.shape.size();
+    auto barcode = [&](auto grid) {
+        constexpr int K = decltype(grid)::kAxes;
+        return barcode_on_grid<K>(grid, *make_stages<K>(backend, grid, images, negate), ndim);
+    };
     switch (extents.size()) {
-    case 1: return barcode_on_grid<1>(make_grid<1>(extents), ranks, ndim);
-    case 2: return barcode_on_grid<2>(make_grid<2>(extents), ranks, ndim);
-    case 3: return barcode_on_grid<3>(make_grid<3>(extents), ranks, ndim);
+    case 1: return barcode(make_grid<1>(extents));
+    case 2: return barcode(make_grid<2>(extents));
+    case 3: return barcode(make_grid<3>(extents));
     default: {  // a single voxel: only the essential bar
+        if (!is_finite(value_at(image, 0))) throw std::invalid_argument(kNonFiniteMessage);
         Barcode out;
         out.bars.resize(ndim);
         return out;
@@ -136,21 +197,26 @@ Barcode compute_barcode(const ImageView &image, bool negate) {
     }
 }
 
-Matching compute_matching(const ImageView &prediction, const ImageView &target, bool negate) {
+Matching compute_matching(const ImageView &prediction, const ImageView &target, bool negate, Backend backend) {
     if (prediction.shape != target.shape)
         throw std::invalid_argument("the shapes differ: " + shape_text(prediction.shape) + " and " +
                                     shape_text(target.shape));
+    if (prediction.device != target.device)
+        throw std::invalid_argument("the prediction and the target lie on different devices");
     const std::vector<uint32_t> extents = grid_extents(prediction.shape);
-    const size_t n = voxel_count(prediction.shape);
-    const VertexRanks rank0 = dense_ranks(prediction.values, n, negate);
-    const VertexRanks rank1 = dense_ranks(target.values, n, negate);
-    const VertexRanks comparison = dense_ranks(prediction.values, n, negate, target.values);
+    const std::vector<const ImageView *> images = {&prediction, &target};
     const size_t ndim = prediction.shape.size();
+    auto matching = [&](auto grid) {
+        constexpr int K = decltype(grid)::kAxes;
+        return matching_on_grid<K>(grid, *make_stages<K>(backend, grid, images, negate), ndim);
+    };
     switch (extents.size()) {
-    case 1: return matching_on_grid<1>(make_grid<1>(extents), rank0, rank1, comparison, ndim);
-    case 2: return matching_on_grid<2>(make_grid<2>(extents), rank0, rank1, comparison, ndim);
-    case 3: return matching_on_grid<3>(make_grid<3>(extents), rank0, rank1, comparison, ndim);
+    case 1: return matching(make_grid<1>(extents));
+    case 2: return matching(make_grid<2>(extents));
+    case 3: return matching(make_grid<3>(extents));
     default: {  // a single voxel: no finite bars, the essential bars always match
+        if (!is_finite(value_at(prediction, 0)) || !is_finite(value_at(target, 0)))
+            throw std::invalid_argument(kNonFiniteMessage);
         Matching out;
         for (int k = 0; k < 2; ++k) {
             out.matched[k].resize(ndim);
@@ -159,6 +225,36 @@ Matching compute_matching(const ImageView &prediction, const ImageView &target, 
         return out;
     }
     }
+}
+
+StageOutputs compute_stage_outputs(const std::vector<ImageView> &images, bool negate, Backend backend) {
+    if (images.empty() || images.size() > 2) throw std::invalid_argument("expected one or two arrays");
+    if (images.size() == 2 && images[0].shape != images[1].shape)
+        throw std::invalid_argument("the shapes differ: " + shape_text(images[0].shape) + " and " +
+                                    shape_text(images[1].shape));
+    const std::vector<uint32_t> extents = grid_extents(images[0].shape);
+    std::vector<const ImageView *> pointers;
+    for (const auto &image : images) pointers.push_back(&image);
+    const int count = images.size() == 1 ? 1 : 3;
+    auto outputs = [&](auto grid) {
+        constexpr int K = decltype(grid)::kAxes;
+        return stage_outputs_on_grid<K>(*make_stages<K>(backend, grid, pointers, negate), count);
+    };
+    switch (extents.size()) {
+    case 1: return outputs(make_grid<1>(extents));
+    case 2: return outputs(make_grid<2>(extents));
+    case 3: return outputs(make_grid<3>(extents));
+    default: throw std::invalid_argument("an array of a single voxel has no cells");
+    }
+}
+
+void gather(const ImageView &values, const int64_t *indices, size_t count, double *out, double missing) {
+    if (values.device >= 0) return gather_on_device(values, indices, count, out, missing);
+    const int64_t size = int64_t(voxel_count(values.shape));
+    with_value_type(values.type, [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        HostExec().for_each(count, GatherValues<T>{static_cast<const T *>(values.values), size, indices, missing, out});
+    });
 }
 
 void run_parallel(size_t count, int threads, const std::function<void(size_t)> &task) {

@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cmath>
-#include <cstring>
 #include <stdexcept>
 
 namespace segpipe::topology {
@@ -11,21 +9,6 @@ namespace {
 
 constexpr int kDigitBits = 11;
 constexpr int kBuckets = 1 << kDigitBits;
-
-// Order-preserving maps from doubles and floats to unsigned integers (0.0 and -0.0 map to the
-// same integer).
-inline uint64_t sortable_bits(double value) {
-    if (value == 0.0) value = 0.0;
-    uint64_t bits;
-    std::memcpy(&bits, &value, sizeof bits);
-    return (bits & (uint64_t(1) << 63)) ? ~bits : (bits | (uint64_t(1) << 63));
-}
-inline uint32_t sortable_bits(float value) {
-    if (value == 0.0f) value = 0.0f;
-    uint32_t bits;
-    std::memcpy(&bits, &value, sizeof bits);
-    return (bits & (uint32_t(1) << 31)) ? ~bits : (bits | (uint32_t(1) << 31));
-}
 
 struct ValueAndVertex {
     uint64_t value;
@@ -81,8 +64,8 @@ VertexRanks dense_ranks(const double *values, size_t count, bool negate, const d
     std::vector<double> filtration(count);
     bool single_precision = true;  // every value exactly a float (network outputs, masks)
     for (size_t i = 0; i < count; ++i) {
-        if (!std::isfinite(values[i]) || (values2 && !std::isfinite(values2[i])))
-            throw std::invalid_argument("the array contains NaN or infinite values");
+        if (!is_finite(values[i]) || (values2 && !is_finite(values2[i])))
+            throw std::invalid_argument(kNonFiniteMessage);
         const double v = values2 ? comparison_value(values[i], values2[i], negate)
                                  : filtration_value(values[i], negate);
         filtration[i] = v;

@@ -11,14 +11,35 @@ Public API
     Topology of binary masks (foreground connectivity 8/26 by default, as TopoMortar).
 :func:`betti_matching_loss`, :func:`gather`
     The Betti matching loss value of a matching, and the value gathering it is built on.
+:func:`cuda_compiled`, :func:`cuda_available`, :func:`select_backend`
+    Whether the engine has its CUDA kernels, whether they can run here, and which backend a call
+    uses.
+
+Backends
+--------
+The per-voxel stages (comparison image, filtration values, sorting of cells, apparent pairs of
+dimension 1 in 3D, gathering values) run on the CPU or as CUDA kernels; the union-finds and column
+reductions always run on the CPU (one pair per thread in a batch). Results are identical. Choose
+with ``backend="cpu" | "cuda" | "auto"`` (:func:`barcode`, :func:`betti_matching`,
+:func:`betti_matching_batch`) or the environment variable ``SEGPIPE_TOPOLOGY_BACKEND``; the
+default ``"auto"`` uses CUDA when the engine was built with nvcc and a usable GPU is present.
+Forcing ``"cuda"`` where it cannot run raises :class:`TopologyBackendError` saying why.
+
+Device arrays: with the CUDA backend, float32/float64 arrays on a CUDA device (torch tensors, or
+any DLPack producer) are read on the device without a copy to the host when
+``construction="vertex"`` and ``relative=False``; with other options they are copied to the host
+(torch tensors) for the NumPy preparation. :func:`gather` and :func:`betti_matching_loss` read
+CUDA torch tensors on the device. The CPU backend takes host arrays only (as NumPy does). Host
+arrays given to the CUDA backend are copied to CUDA device 0.
 
 Every function raises :class:`TopologyValueError` / :class:`TopologyTypeError` (both
 :class:`segpipe.errors.InputError`) for unusable input.
 """
 
 from segpipe.topology._engine import engine_version
+from segpipe.topology.backend import cuda_available, cuda_compiled, select_backend
 from segpipe.topology.persistence import Barcode, Bars, barcode
-from segpipe.topology.errors import TopologyTypeError, TopologyValueError
+from segpipe.topology.errors import TopologyBackendError, TopologyTypeError, TopologyValueError
 from segpipe.topology.gather import gather
 from segpipe.topology.matching import BettiMatching, DimensionMatching, betti_matching, betti_matching_batch
 from segpipe.topology.metrics import betti_matching_error, betti_matching_loss, betti_numbers
@@ -28,6 +49,7 @@ __all__ = [
     "Bars",
     "BettiMatching",
     "DimensionMatching",
+    "TopologyBackendError",
     "TopologyTypeError",
     "TopologyValueError",
     "barcode",
@@ -36,6 +58,9 @@ __all__ = [
     "betti_matching_error",
     "betti_matching_loss",
     "betti_numbers",
+    "cuda_available",
+    "cuda_compiled",
     "engine_version",
     "gather",
+    "select_backend",
 ]

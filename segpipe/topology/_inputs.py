@@ -47,20 +47,7 @@ def as_image(data: Any, name: str) -> np.ndarray:
             where=name,
             fix="pass an array of booleans, integers or floating-point values",
         )
-    if array.ndim not in (2, 3):
-        raise TopologyValueError(
-            f"expected a 2D or 3D array, got {array.ndim} axes (shape {array.shape})",
-            where=name,
-            fix="remove channel/batch axes; a 1D signal can be given as shape (1, n)",
-        )
-    if array.size == 0:
-        raise TopologyValueError(f"the array is empty (shape {array.shape})", where=name)
-    if array.size > MAX_VOXELS:
-        raise TopologyValueError(
-            f"the array has {array.size} voxels, more than the engine's limit of {MAX_VOXELS}",
-            where=name,
-            fix="crop or downsample the array",
-        )
+    check_shape(array.shape, name)
     array = np.ascontiguousarray(array, dtype=np.float64)
     finite = np.isfinite(array)
     if not finite.all():
@@ -72,11 +59,31 @@ def as_image(data: Any, name: str) -> np.ndarray:
     return array
 
 
-def same_shape(prediction: np.ndarray, target: np.ndarray) -> None:
-    """Raise :class:`TopologyValueError` unless both arrays have the same shape."""
-    if prediction.shape != target.shape:
+def check_shape(shape: tuple[int, ...], name: str) -> None:
+    """Raise :class:`TopologyValueError` unless ``shape`` has 2 or 3 axes and 1 to MAX_VOXELS voxels."""
+    shape = tuple(int(n) for n in shape)
+    if len(shape) not in (2, 3):
         raise TopologyValueError(
-            f"prediction has shape {prediction.shape} but target has shape {target.shape}",
+            f"expected a 2D or 3D array, got {len(shape)} axes (shape {shape})",
+            where=name,
+            fix="remove channel/batch axes; a 1D signal can be given as shape (1, n)",
+        )
+    size = int(np.prod(shape, dtype=np.int64))
+    if size == 0:
+        raise TopologyValueError(f"the array is empty (shape {shape})", where=name)
+    if size > MAX_VOXELS:
+        raise TopologyValueError(
+            f"the array has {size} voxels, more than the engine's limit of {MAX_VOXELS}",
+            where=name,
+            fix="crop or downsample the array",
+        )
+
+
+def same_shape(prediction: Any, target: Any) -> None:
+    """Raise :class:`TopologyValueError` unless both arrays have the same shape."""
+    if tuple(prediction.shape) != tuple(target.shape):
+        raise TopologyValueError(
+            f"prediction has shape {tuple(prediction.shape)} but target has shape {tuple(target.shape)}",
             where="prediction/target",
             fix="pass arrays of the same shape",
         )

@@ -6,7 +6,7 @@ the built-in exception a NumPy user expects (``ValueError`` or ``TypeError``).
 
 from __future__ import annotations
 
-from segpipe.errors import InputError
+from segpipe.errors import InputError, SegpipeError
 
 
 class TopologyValueError(InputError, ValueError):
@@ -15,3 +15,7 @@ class TopologyValueError(InputError, ValueError):
 
 class TopologyTypeError(InputError, TypeError):
     """An argument has the wrong type: not array-like, or a non-numeric dtype."""
+
+
+class TopologyBackendError(SegpipeError, RuntimeError):
+    """The requested backend cannot run here (e.g. the CUDA backend without a usable GPU)."""

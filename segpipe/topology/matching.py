@@ -17,7 +17,9 @@ from typing import Any
 import numpy as np
 
 from segpipe.topology import _engine
-from segpipe.topology._inputs import CONSTRUCTIONS, FILTRATIONS, as_image, choice, same_shape, thread_count
+from segpipe.topology._device import engine_arrays, engine_errors, is_torch_tensor
+from segpipe.topology._inputs import CONSTRUCTIONS, FILTRATIONS, choice, thread_count
+from segpipe.topology.backend import select_backend
 from segpipe.topology.errors import TopologyValueError
 from segpipe.topology.filtration import EngineInput, add_frame, first_value
 
@@ -113,18 +115,25 @@ class BettiMatching:
         """Unmatched bars of the target per dimension."""
         return np.array([d.num_unmatched_target for d in self.dimensions], dtype=np.int64)
 
-    def framed(self, array: np.ndarray) -> np.ndarray:
+    def framed(self, array: Any) -> Any:
         """``array`` as the coordinates see it: with the frame added when relative.
 
-        Works for anything :func:`numpy.pad` accepts; for a torch tensor use
-        ``torch.nn.functional.pad(x, (1, 1) * x.ndim, value=matching.frame_value)``.
+        Works for anything :func:`numpy.pad` accepts (giving a float64 NumPy array) and for torch
+        tensors (padded with :func:`torch.nn.functional.pad` on their device, keeping gradients).
         """
-        if tuple(np.shape(array)) != self.shape:
+        shape = tuple(array.shape) if is_torch_tensor(array) else tuple(np.shape(array))
+        if shape != self.shape:
             raise TopologyValueError(
-                f"array has shape {np.shape(array)}, the matching was computed for shape {self.shape}",
+                f"array has shape {shape}, the matching was computed for shape {self.shape}",
                 where="array",
             )
-        return add_frame(np.asarray(array, dtype=np.float64), self.frame_value) if self.relative else array
+        if not self.relative:
+            return array
+        if is_torch_tensor(array):
+            from torch.nn.functional import pad
+
+            return pad(array, (1, 1) * array.ndim, value=self.frame_value)
+        return add_frame(np.asarray(array, dtype=np.float64), self.frame_value)
 
 
 @dataclass(frozen=True)
@@ -133,6 +142,7 @@ class _Options:
     construction: str
     relative: bool
     include_essential: bool
+    backend: str  # "cpu" or "cuda"
 
 
 def betti_matching(
@@ -143,6 +153,7 @@ def betti_matching(
     construction: str = "vertex",
     relative: bool = False,
     include_essential: bool = False,
+    backend: str | None = None,
 ) -> BettiMatching:
     """Betti matching between a prediction and a target of the same shape.
 
@@ -168,6 +179,13 @@ def betti_matching(
     include_essential
         Also report the essential bar of dimension 0 (the component that never dies) of each
         input as a matched pair, with a death row of ``-1``. The reference leaves it out.
+    backend
+        Where the parallel stages run: ``"cpu"``, ``"cuda"`` or ``"auto"``; None: the environment
+        variable ``SEGPIPE_TOPOLOGY_BACKEND``, else ``"auto"`` (see
+        :func:`segpipe.topology.select_backend`). The result does not depend on it. With
+        ``"cuda"``, float32/float64 arrays on a CUDA device (e.g. torch tensors) are read there
+        without a copy to the host when ``construction="vertex"`` and ``relative=False``
+        (otherwise they are copied to the host for the NumPy preparation).
 
     Returns
     -------
@@ -179,8 +197,10 @@ def betti_matching(
         For NaN or inf, empty arrays, not 2 or 3 axes, or different shapes.
     segpipe.topology.errors.TopologyTypeError
         For non-numeric input.
+    segpipe.topology.errors.TopologyBackendError
+        If the CUDA backend is requested but cannot run here.
     """
-    options = _options(filtration, construction, relative, include_essential)
+    options = _options(filtration, construction, relative, include_essential, backend)
     return _match_pairs([(prediction, target)], options, threads=1, names=("prediction", "target"))[0]
 
 
@@ -193,6 +213,7 @@ def betti_matching_batch(
     construction: str = "vertex",
     relative: bool = False,
     include_essential: bool = False,
+    backend: str | None = None,
 ) -> list[BettiMatching]:
     """Betti matchings of many pairs, computed in parallel in C++ without holding the GIL.
 
@@ -202,8 +223,10 @@ def betti_matching_batch(
         Lists of 2D/3D arrays (pairwise of equal shape; shapes may differ between pairs), or
         arrays whose first axis is the batch axis (``(B, H, W)`` or ``(B, D, H, W)``).
     threads
-        Number of threads; default: the CPUs available to this process.
-    filtration, construction, relative, include_essential
+        Number of threads; default: the CPUs available to this process. With the CUDA backend
+        each thread computes one pair: its per-voxel stages on the GPU (its own CUDA stream), its
+        union-finds and reductions on the CPU.
+    filtration, construction, relative, include_essential, backend
         As for :func:`betti_matching`.
 
     Returns
@@ -211,7 +234,7 @@ def betti_matching_batch(
     list of BettiMatching
         One per pair, in order.
     """
-    options = _options(filtration, construction, relative, include_essential)
+    options = _options(filtration, construction, relative, include_essential, backend)
     predictions, targets = _batch_items(predictions, "predictions"), _batch_items(targets, "targets")
     if len(predictions) != len(targets):
         raise TopologyValueError(
@@ -220,12 +243,15 @@ def betti_matching_batch(
     return _match_pairs(list(zip(predictions, targets)), options, thread_count(threads), names=None)
 
 
-def _options(filtration: str, construction: str, relative: bool, include_essential: bool) -> _Options:
+def _options(
+    filtration: str, construction: str, relative: bool, include_essential: bool, backend: str | None
+) -> _Options:
     return _Options(
         choice(filtration, FILTRATIONS, "filtration"),
         choice(construction, CONSTRUCTIONS, "construction"),
         bool(relative),
         bool(include_essential),
+        select_backend(backend),
     )
 
 
@@ -245,18 +271,20 @@ def _batch_items(batch: Sequence[Any] | np.ndarray, name: str) -> list[Any]:
 def _match_pairs(
     pairs: list[tuple[Any, Any]], options: _Options, threads: int, names: tuple[str, str] | None
 ) -> list[BettiMatching]:
+    direct = options.construction == "vertex" and not options.relative  # no NumPy preparation
     prepared = []
-    for i, (prediction, target) in enumerate(pairs):
-        prediction_name, target_name = names or (f"predictions[{i}]", f"targets[{i}]")
-        p, t = as_image(prediction, prediction_name), as_image(target, target_name)
-        same_shape(p, t)
+    for i, pair in enumerate(pairs):
+        pair_names = names or (f"predictions[{i}]", f"targets[{i}]")
+        p, t = engine_arrays(pair, pair_names, options.backend, direct)
         prepared.append(_prepare_pair(p, t, options))
-    results = _engine.matchings(
-        [p.engine_values for p, _, _ in prepared],
-        [t.engine_values for _, t, _ in prepared],
-        threads,
-        options.filtration == "superlevel",
-    )
+    with engine_errors("prediction/target" if names else "predictions/targets"):
+        results = _engine.matchings(
+            [p.engine_values for p, _, _ in prepared],
+            [t.engine_values for _, t, _ in prepared],
+            threads,
+            options.filtration == "superlevel",
+            options.backend,
+        )
     return [
         _from_engine(result, p, t, frame, options, shape=tuple(np.shape(prediction)))
         for result, (p, t, frame), (prediction, _) in zip(results, prepared, pairs)
@@ -264,7 +292,7 @@ def _match_pairs(
 
 
 def _prepare_pair(
-    prediction: np.ndarray, target: np.ndarray, options: _Options
+    prediction: Any, target: Any, options: _Options
 ) -> tuple[EngineInput, EngineInput, float | None]:
     frame_value = None
     if options.relative:

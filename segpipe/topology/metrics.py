@@ -9,6 +9,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.measure import euler_number
 
+from segpipe.topology._device import device_image, is_device_array
 from segpipe.topology._inputs import as_image, choice
 from segpipe.topology.gather import gather
 from segpipe.topology.matching import BettiMatching, betti_matching
@@ -139,7 +140,8 @@ def betti_matching_loss(
         Result of :func:`segpipe.topology.betti_matching` for these arrays.
     prediction, target
         The arrays the matching was computed from (the filtration direction does not change the
-        value; the frame of a relative matching is added here).
+        value; the frame of a relative matching is added here). torch tensors on a CUDA device
+        stay there: the values are gathered on the device and only they are copied to the host.
     per_dimension
         Return the loss per homology dimension instead of the sum.
 
@@ -147,8 +149,8 @@ def betti_matching_loss(
     -------
     float or numpy.ndarray
     """
-    p = matching.framed(as_image(prediction, "prediction"))
-    t = matching.framed(as_image(target, "target"))
+    p = matching.framed(_loss_values(prediction, "prediction"))
+    t = matching.framed(_loss_values(target, "target"))
     losses = np.zeros(len(matching))
     for dim, bars in enumerate(matching):
         pb, tb = gather(p, bars.prediction_matched_birth), gather(t, bars.target_matched_birth)
@@ -161,3 +163,8 @@ def betti_matching_loss(
         ):
             losses[dim] += np.sum((gather(array, deaths) - gather(array, births)) ** 2)
     return losses if per_dimension else float(losses.sum())
+
+
+def _loss_values(data: Any, name: str) -> Any:
+    """A loss input checked as the engine checks it: on its CUDA device, or a float64 host array."""
+    return device_image(data, name) if is_device_array(data) else as_image(data, name)

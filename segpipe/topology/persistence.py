@@ -9,7 +9,9 @@ from typing import Any
 import numpy as np
 
 from segpipe.topology import _engine
-from segpipe.topology._inputs import CONSTRUCTIONS, FILTRATIONS, as_image, choice
+from segpipe.topology._device import engine_arrays, engine_errors
+from segpipe.topology._inputs import CONSTRUCTIONS, FILTRATIONS, choice
+from segpipe.topology.backend import select_backend
 from segpipe.topology.filtration import EngineInput
 from segpipe.topology.gather import gather
 
@@ -99,7 +101,9 @@ class Barcode:
         )
 
 
-def barcode(array: Any, *, filtration: str = "sublevel", construction: str = "vertex") -> Barcode:
+def barcode(
+    array: Any, *, filtration: str = "sublevel", construction: str = "vertex", backend: str | None = None
+) -> Barcode:
     """Persistence barcode of a 2D or 3D array.
 
     Parameters
@@ -115,6 +119,12 @@ def barcode(array: Any, *, filtration: str = "sublevel", construction: str = "ve
         connected along axes (4-connectivity in 2D, 6 in 3D). ``"top"``: voxels are top cells, as
         in gudhi's ``CubicalComplex(top_dimensional_cells=...)``; sublevel sets are 8- (2D) or
         26-connected (3D).
+    backend
+        Where the parallel stages run: ``"cpu"``, ``"cuda"`` or ``"auto"``; None: the environment
+        variable ``SEGPIPE_TOPOLOGY_BACKEND``, else ``"auto"`` (see
+        :func:`segpipe.topology.select_backend`). The result does not depend on it. With
+        ``"cuda"`` a float32/float64 array on a CUDA device (e.g. a torch tensor) is read there
+        for ``construction="vertex"``.
 
     Returns
     -------
@@ -126,17 +136,21 @@ def barcode(array: Any, *, filtration: str = "sublevel", construction: str = "ve
         For NaN or inf values, an empty array, or not 2 or 3 axes.
     segpipe.topology.errors.TopologyTypeError
         For non-numeric input.
+    segpipe.topology.errors.TopologyBackendError
+        If the CUDA backend is requested but cannot run here.
     """
-    values = as_image(array, "array")
     choice(filtration, FILTRATIONS, "filtration")
     choice(construction, CONSTRUCTIONS, "construction")
+    chosen = select_backend(backend)
+    (values,) = engine_arrays([array], ["array"], chosen, direct=construction == "vertex")
     prepared = EngineInput.prepare(values, construction, filtration)
-    result = _engine.barcodes([prepared.engine_values], 1, prepared.negate)[0]
+    with engine_errors("array"):
+        result = _engine.barcodes([prepared.engine_values], 1, prepared.negate, chosen)[0]
     return Barcode(_bars_from_engine(result, prepared, values, filtration), filtration, construction)
 
 
 def _bars_from_engine(
-    result: dict, prepared: EngineInput, values: np.ndarray, filtration: str
+    result: dict, prepared: EngineInput, values: Any, filtration: str
 ) -> tuple[Bars, ...]:
     infinity = np.inf if filtration == "sublevel" else -np.inf
     dimensions = []

@@ -8,6 +8,7 @@
 #include "pairs.h"
 #include "reduction.h"
 #include "sorting.h"
+#include "stages.h"
 #include "union_find.h"
 
 #include <algorithm>
@@ -98,41 +99,44 @@ inline RowOrder positive_rows(const std::vector<Index> &edges, const Bitmap &neg
 }
 
 // Bars of dimension 1 of a 3D grid from the squares that remain after clearing, in filtration
-// order, and the positive edges of the same filtration as rows.
+// order, and the positive edges of the same filtration as rows; `apparent` as for
+// ColumnReduction::run.
 inline PairList middle_bars(const Grid<3> &grid, const Rank *rank, const std::vector<Index> &squares,
-                            const RowOrder &rows) {
+                            const std::vector<Index> &apparent, const RowOrder &rows) {
     PairList bars;
-    ColumnReduction(grid, rows).run(squares, [&](Index edge, Index square) {
+    ColumnReduction(grid, rows).run(squares, apparent, [&](Index edge, Index square) {
         if (cell_rank<3, 1>(grid, rank, edge) != cell_rank<3, 2>(grid, rank, square))
             bars.add(edge, square);
     });
     return bars;
 }
 
+// The barcode of filtration 0 of `stages`.
 template <int K>
-CellBarcode compute_cell_barcode(const Grid<K> &grid, const VertexRanks &ranks) {
-    const Rank *rank = ranks.rank.data();
+CellBarcode compute_cell_barcode(const Grid<K> &grid, ParallelStages &stages) {
+    const Rank *rank = stages.vertices(0).rank.data();
     CellBarcode out;
     out.pairs.resize(K);
     out.essential = first_vertex(rank, grid.num_vertices);
     Bitmap negative(grid.num_slots(1));
     if constexpr (K == 1) {
-        out.pairs[0] = vertex_bars<1>(grid, rank, sorted_cells<1, 1>(grid, ranks), nullptr, negative);
+        out.pairs[0] = vertex_bars<1>(grid, rank, stages.sorted_cells(0, 1), nullptr, negative);
     } else if constexpr (K == 2) {
         // The edges serve both union-finds; an edge that merges components cannot merge dual
         // components, so the dual pass skips them (clearing).
-        const std::vector<Index> edges = sorted_cells<2, 1>(grid, ranks);
+        const std::vector<Index> edges = stages.sorted_cells(0, 1);
         out.pairs[0] = vertex_bars<2>(grid, rank, edges, nullptr, negative);
         Bitmap positive(grid.num_slots(1));
-        out.pairs[1] = top_bars<2>(grid, rank, top_cell_ranks<2>(grid, rank).data(), edges, &negative, positive);
+        out.pairs[1] = top_bars<2>(grid, rank, stages.top_ranks(0).data(), edges, &negative, positive);
     } else {
-        std::vector<Index> squares = sorted_cells<3, 2>(grid, ranks);
+        std::vector<Index> squares = stages.sorted_cells(0, 2);
         Bitmap positive(grid.num_slots(2));
-        out.pairs[2] = top_bars<3>(grid, rank, top_cell_ranks<3>(grid, rank).data(), squares, nullptr, positive);
+        out.pairs[2] = top_bars<3>(grid, rank, stages.top_ranks(0).data(), squares, nullptr, positive);
         remove_cleared(squares, positive);
-        const std::vector<Index> edges = sorted_cells<3, 1>(grid, ranks);
+        const std::vector<Index> edges = stages.sorted_cells(0, 1);
         out.pairs[0] = vertex_bars<3>(grid, rank, edges, nullptr, negative);
-        out.pairs[1] = middle_bars(grid, rank, squares, positive_rows(edges, negative, grid.num_slots(1)));
+        out.pairs[1] = middle_bars(grid, rank, squares, stages.apparent_pivots(0, 0, squares),
+                                   positive_rows(edges, negative, grid.num_slots(1)));
     }
     return out;
 }

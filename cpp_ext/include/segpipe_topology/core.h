@@ -16,7 +16,16 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <vector>
+
+// Functions on single elements are shared by the CPU engine and the CUDA kernels (cpp_ext/cuda/):
+// compiled by nvcc they are callable from both host and device code.
+#ifdef __CUDACC__
+#define SEGPIPE_HD __host__ __device__
+#else
+#define SEGPIPE_HD
+#endif
 
 namespace segpipe::topology {
 
@@ -30,7 +39,28 @@ inline constexpr Key kNoKey = ~Key(0);
 // in 31 bits, the top bit being used as a flag by the column reduction.
 inline constexpr uint64_t kMaxVoxels = uint64_t(1) << 29;
 
-inline constexpr Key make_key(Rank rank, Index cell) { return (Key(rank) << 32) | cell; }
+SEGPIPE_HD inline constexpr Key make_key(Rank rank, Index cell) { return (Key(rank) << 32) | cell; }
+
+// The high 64 bits of the 128-bit product a * b.
+SEGPIPE_HD inline uint64_t multiply_high(uint64_t a, uint64_t b) {
+#ifdef __CUDA_ARCH__
+    return __umul64hi(a, b);
+#else
+    return uint64_t((static_cast<unsigned __int128>(a) * b) >> 64);
+#endif
+}
+
+// The bits of a double / float as an unsigned integer.
+SEGPIPE_HD inline uint64_t bits_of(double value) {
+    uint64_t bits;
+    std::memcpy(&bits, &value, sizeof bits);
+    return bits;
+}
+SEGPIPE_HD inline uint32_t bits_of(float value) {
+    uint32_t bits;
+    std::memcpy(&bits, &value, sizeof bits);
+    return bits;
+}
 
 // Division and remainder by a run-time constant with multiplications only (Lemire et al. 2019,
 // "Faster remainder by direct computation"); exact for every 32-bit dividend and divisor >= 2.
@@ -39,13 +69,12 @@ class FastDivisor {
     FastDivisor() = default;
     explicit FastDivisor(uint32_t divisor)
         : magic_(divisor > 1 ? ~uint64_t(0) / divisor + 1 : 0), divisor_(divisor) {}
-    uint32_t divide(uint32_t a) const {
-        return divisor_ == 1 ? a : uint32_t((static_cast<unsigned __int128>(magic_) * a) >> 64);
+    SEGPIPE_HD uint32_t divide(uint32_t a) const {
+        return divisor_ == 1 ? a : uint32_t(multiply_high(magic_, a));
     }
-    uint32_t remainder(uint32_t a) const {
+    SEGPIPE_HD uint32_t remainder(uint32_t a) const {
         if (divisor_ == 1) return 0;
-        const uint64_t low = magic_ * a;
-        return uint32_t((static_cast<unsigned __int128>(low) * divisor_) >> 64);
+        return uint32_t(multiply_high(magic_ * a, divisor_));
     }
 
   private:

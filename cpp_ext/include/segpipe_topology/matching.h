@@ -18,6 +18,7 @@
 #include "grid.h"
 #include "pairs.h"
 #include "reduction.h"
+#include "stages.h"
 #include "union_find.h"
 
 #include <utility>
@@ -66,11 +67,10 @@ PairList top_bars_and_image(const Grid<K> &grid, const Rank *rank, const Rank *t
 
 }  // namespace detail
 
+// The matching of filtrations 0 and 1 of `stages` through their comparison image (filtration 2).
 template <int K>
-CellMatching compute_cell_matching(const Grid<K> &grid, const VertexRanks &ranks0,
-                                   const VertexRanks &ranks1, const VertexRanks &comparison) {
-    const Rank *h = comparison.rank.data();
-    const VertexRanks *inputs[2] = {&ranks0, &ranks1};
+CellMatching compute_cell_matching(const Grid<K> &grid, ParallelStages &stages) {
+    const Rank *h = stages.vertices(kComparison).rank.data();
     CellMatching out;
     out.matches.resize(K);
     for (auto &barcode : out.input) barcode.pairs.resize(K);
@@ -82,17 +82,17 @@ CellMatching compute_cell_matching(const Grid<K> &grid, const VertexRanks &ranks
     Bitmap h_positive(K >= 2 ? grid.num_slots(K - 1) : 0);
     std::vector<Index> h_squares, h_edges;
     if constexpr (K == 1) {
-        h_edges = sorted_cells<1, 1>(grid, comparison);
+        h_edges = stages.sorted_cells(kComparison, 1);
     } else {
-        h_top_rank = top_cell_ranks<K>(grid, h);
-        std::vector<Index> faces = sorted_cells<K, K - 1>(grid, comparison);
+        h_top_rank = stages.top_ranks(kComparison);
+        std::vector<Index> faces = stages.sorted_cells(kComparison, K - 1);
         h_top_bars = top_bars<K>(grid, h, h_top_rank.data(), faces, nullptr, h_positive);
         if constexpr (K == 2) {
             h_edges = std::move(faces);
         } else {
             remove_cleared(faces, h_positive);
             h_squares = std::move(faces);
-            h_edges = sorted_cells<3, 1>(grid, comparison);
+            h_edges = stages.sorted_cells(kComparison, 1);
         }
     }
 
@@ -102,39 +102,40 @@ CellMatching compute_cell_matching(const Grid<K> &grid, const VertexRanks &ranks
     std::vector<Index> top_image[2];
     CellMap middle_image[2];
     for (int k = 0; k < 2; ++k) {
-        const Rank *rank = inputs[k]->rank.data();
+        const Rank *rank = stages.vertices(k).rank.data();
         CellBarcode &bars = out.input[k];
         bars.essential = first_vertex(rank, grid.num_vertices);
         Bitmap negative(grid.num_slots(1));
         if constexpr (K == 1) {
-            bars.pairs[0] = vertex_bars<1>(grid, rank, sorted_cells<1, 1>(grid, *inputs[k]), nullptr, negative);
+            bars.pairs[0] = vertex_bars<1>(grid, rank, stages.sorted_cells(k, 1), nullptr, negative);
         } else if constexpr (K == 2) {
-            const std::vector<Index> edges = sorted_cells<2, 1>(grid, *inputs[k]);
+            const std::vector<Index> edges = stages.sorted_cells(k, 1);
             bars.pairs[0] = vertex_bars<2>(grid, rank, edges, nullptr, negative);
             Bitmap positive(grid.num_slots(1));
-            bars.pairs[1] = detail::top_bars_and_image<2>(grid, rank, top_cell_ranks<2>(grid, rank).data(),
+            bars.pairs[1] = detail::top_bars_and_image<2>(grid, rank, stages.top_ranks(k).data(),
                                                           h_top_rank.data(), edges, &negative, positive,
                                                           top_image[k]);
         } else {
-            std::vector<Index> squares = sorted_cells<3, 2>(grid, *inputs[k]);
+            std::vector<Index> squares = stages.sorted_cells(k, 2);
             Bitmap positive(grid.num_slots(2));
-            bars.pairs[2] = detail::top_bars_and_image<3>(grid, rank, top_cell_ranks<3>(grid, rank).data(),
+            bars.pairs[2] = detail::top_bars_and_image<3>(grid, rank, stages.top_ranks(k).data(),
                                                           h_top_rank.data(), squares, nullptr, positive,
                                                           top_image[k]);
             remove_cleared(squares, positive);
             RowOrder rows;
             {
-                const std::vector<Index> edges = sorted_cells<3, 1>(grid, *inputs[k]);
+                const std::vector<Index> edges = stages.sorted_cells(k, 1);
                 bars.pairs[0] = vertex_bars<3>(grid, rank, edges, nullptr, negative);
                 rows = positive_rows(edges, negative, grid.num_slots(1));
             }
-            bars.pairs[1] = middle_bars(grid, rank, squares, rows);
+            bars.pairs[1] = middle_bars(grid, rank, squares, stages.apparent_pivots(k, k, squares), rows);
             squares = std::vector<Index>();
             // Bars of dimension 1 start at positive edges: look them up by row.
             std::vector<Index> bar_of_row(rows.edges.size(), kNoIndex);
             for (size_t i = 0; i < bars.pairs[1].size(); ++i)
                 bar_of_row[rows.position[bars.pairs[1].birth[i]]] = Index(i);
-            ColumnReduction(grid, rows).run(h_squares, [&](Index edge, Index square) {
+            ColumnReduction(grid, rows).run(h_squares, stages.apparent_pivots(k, kComparison, h_squares),
+                                            [&](Index edge, Index square) {
                 const Index bar = bar_of_row[rows.position[edge]];
                 if (bar != kNoIndex) middle_image[k].add(square, bar);
             });
@@ -151,7 +152,7 @@ CellMatching compute_cell_matching(const Grid<K> &grid, const VertexRanks &ranks
         const std::vector<Index> born1 = detail::bars_by_birth(out.input[1].pairs[0], grid.num_vertices);
         bool comparison_bar = false;
         Index bar0 = kNoIndex;
-        vertex_pairs<K, 3>(grid, {h, ranks0.rank.data(), ranks1.rank.data()}, h_edges,
+        vertex_pairs<K, 3>(grid, {h, stages.vertices(0).rank.data(), stages.vertices(1).rank.data()}, h_edges,
                            K == 2 ? &h_positive : nullptr, [&](size_t i, Index vertex, Index edge) {
                                if (i == 0) {
                                    h_negative.set(edge);
@@ -168,7 +169,8 @@ CellMatching compute_cell_matching(const Grid<K> &grid, const VertexRanks &ranks
     //    image pairs.
     if constexpr (K == 3) {
         const PairList h_middle_bars =
-            middle_bars(grid, h, h_squares, positive_rows(h_edges, h_negative, grid.num_slots(1)));
+            middle_bars(grid, h, h_squares, stages.apparent_pivots(kComparison, kComparison, h_squares),
+                        positive_rows(h_edges, h_negative, grid.num_slots(1)));
         for (size_t i = 0; i < h_middle_bars.size(); ++i) {
             const Index a = middle_image[0].find(h_middle_bars.death[i]);
             const Index b = middle_image[1].find(h_middle_bars.death[i]);

@@ -29,12 +29,15 @@
 namespace segpipe::topology {
 
 // The four edges of a square.
-inline std::array<Index, 4> square_edges(const Grid<3> &grid, Index square) {
+struct SquareEdges {
+    Index edge[4];
+};
+SEGPIPE_HD inline SquareEdges square_edges(const Grid<3> &grid, Index square) {
     const Index v = square / 3;
     const int normal = int(square % 3);
     const int a = normal == 0 ? 1 : 0;  // the two axes the square extends along, a < b
     const int b = normal == 2 ? 1 : 2;
-    return {v * 3 + a, v * 3 + b, (v + grid.stride[b]) * 3 + a, (v + grid.stride[a]) * 3 + b};
+    return {{v * 3 + a, v * 3 + b, (v + grid.stride[b]) * 3 + a, (v + grid.stride[a]) * 3 + b}};
 }
 
 // The rows of a reduction: the positive edges of the row filtration in order, and the position of
@@ -53,10 +56,32 @@ class ColumnReduction {
     }
 
     // Reduces the columns `squares` (in the column filtration) and calls emit(pivot_edge, square)
-    // for every column that does not reduce to zero.
+    // for every column that does not reduce to zero. `apparent` is empty or holds, for each
+    // column, the edge it forms an apparent pair with (kNoIndex if none; see apparent.h): those
+    // columns are emergent pairs with that pivot and are not looked at again.
     template <class Emit>
-    void run(const std::vector<Index> &squares, Emit &&emit) {
-        for (const Index square : squares) {
+    void run(const std::vector<Index> &squares, const std::vector<Index> &apparent, Emit &&emit) {
+        if (apparent.empty())
+            reduce<false>(squares, nullptr, emit);
+        else
+            reduce<true>(squares, apparent.data(), emit);
+    }
+
+  private:
+    static constexpr Index kStored = 0x80000000u;
+
+    // run(), compiled with and without the apparent pivots (the CPU engine's loop pays nothing).
+    template <bool kApparent, class Emit>
+    void reduce(const std::vector<Index> &squares, const Index *apparent, Emit &emit) {
+        for (size_t i = 0; i < squares.size(); ++i) {
+            const Index square = squares[i];
+            if constexpr (kApparent) {
+                if (apparent[i] != kNoIndex) {
+                    owner_[position_[apparent[i]]] = square;
+                    emit(apparent[i], square);
+                    continue;
+                }
+            }
             const auto rows = boundary(square);
             const Index last = last_row(rows);
             if (owner_[last] == kNoIndex) {  // emergent pair
@@ -74,7 +99,7 @@ class ColumnReduction {
                 }
                 if (owner & kStored) {
                     const size_t slot = owner & ~kStored;
-                    for (size_t i = offsets_[slot]; i < offsets_[slot + 1]; ++i) column_.toggle(stored_[i]);
+                    for (size_t k = offsets_[slot]; k < offsets_[slot + 1]; ++k) column_.toggle(stored_[k]);
                 } else {
                     toggle(boundary(owner));
                 }
@@ -82,13 +107,10 @@ class ColumnReduction {
         }
     }
 
-  private:
-    static constexpr Index kStored = 0x80000000u;
-
     // The rows of the boundary of a square (kNoIndex for left-out negative edges).
     std::array<Index, 4> boundary(Index square) const {
-        const auto edges = square_edges(grid_, square);
-        return {position_[edges[0]], position_[edges[1]], position_[edges[2]], position_[edges[3]]};
+        const SquareEdges e = square_edges(grid_, square);
+        return {position_[e.edge[0]], position_[e.edge[1]], position_[e.edge[2]], position_[e.edge[3]]};
     }
     // The last row of a boundary (a nonzero cycle has at least one positive edge).
     static Index last_row(const std::array<Index, 4> &rows) {
