@@ -143,12 +143,18 @@ def _semantic_problems(config: dict[str, Any]) -> list[str]:
         problems.append(f"'dataset.synthetic.vessels.radius_mm' is {radius}; give [smallest, largest] with smallest < largest")
     train = config.get("train", {})
     problems.extend(distributed_problems(train, train.get("device", "auto")))
-    defined = set(config.get("losses", {}))
+    losses = config.get("losses", {})
+    distance_maps = config.get("preprocess", {}).get("distance_maps", False)
     for name in config.get("experiments", {}).get("losses", []):
-        if name not in defined:
+        if name not in losses:
             problems.append(
                 f"'experiments.losses' names {name!r}, which is not defined under 'losses'; "
-                f"defined: {', '.join(sorted(defined)) or '(none)'}"
+                f"defined: {', '.join(sorted(losses)) or '(none)'}"
+            )
+        elif not distance_maps and any(term.get("name") == "boundary" for term in losses[name].get("terms", [])):
+            problems.append(
+                f"'losses.{name}' (an experiment's loss) uses the boundary term, which needs the signed distance "
+                "maps of preprocessing; set 'preprocess.distance_maps: true'"
             )
     return problems
 

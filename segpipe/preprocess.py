@@ -5,7 +5,9 @@ writes into ``OUT``::
 
     OUT/cases/{id}.npz     one preprocessed case (segpipe.data.cases.save_case): float32 image
                            (C, *spatial) normalised per image and channel, uint8 {0, 1} labels of
-                           every label type the case has, geometry
+                           every label type the case has, geometry; with distance_maps=True also
+                           the float32 signed distance map of every label type (extra
+                           ``sdm__<label type>``, :func:`signed_distance_map`, for the boundary loss)
     OUT/fingerprint.json   dataset fingerprint (nnU-Net style, see :func:`fingerprint`)
     OUT/manifest.json      the manifest, with ``Case.data = "cases/{id}.npz"``
 
@@ -174,6 +176,42 @@ def largest_radius(mask: np.ndarray, spacing: tuple[float, ...] | None = None) -
     return float(ndimage.distance_transform_edt(mask, sampling=spacing).max())
 
 
+def distance_map_key(label_type: str) -> str:
+    """Case-extra key of the signed distance map of ``label_type``'s label."""
+    return f"sdm__{label_type}"
+
+
+def signed_distance_map(mask: np.ndarray, spacing: tuple[float, ...] | None = None) -> np.ndarray:
+    """Signed Euclidean distance map of a binary mask (Kervadec et al.'s boundary loss).
+
+    Outside the foreground: the distance to the nearest foreground voxel (positive); inside: minus
+    the distance to the nearest background voxel (negative); zero everywhere when the mask has no
+    foreground (an absent class). A mask without background is treated as surrounded by background
+    beyond the image border.
+
+    Parameters
+    ----------
+    mask
+        Binary mask (2D or 3D).
+    spacing
+        Voxel size per array axis (mm); ``None`` measures in voxels.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float32`` array of the mask's shape.
+    """
+    mask = np.asarray(mask, dtype=bool)
+    if not mask.any():
+        return np.zeros(mask.shape, dtype=np.float32)
+    padded = mask.all()
+    inside = np.pad(mask, 1) if padded else mask
+    depth = ndimage.distance_transform_edt(inside, sampling=spacing)
+    depth = depth[(slice(1, -1),) * mask.ndim] if padded else depth
+    outside = ndimage.distance_transform_edt(~mask, sampling=spacing)
+    return np.where(mask, -depth, outside).astype(np.float32)
+
+
 def _binary_values_problem(values: np.ndarray) -> str | None:
     allowed = ({0.0, 1.0}, {0.0, 255.0})
     found = set(values.tolist())
@@ -249,7 +287,7 @@ def _sample(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def process_case(case: Case, index: int, dimensions: int, channels: int, method: str, reference: str | None,
-                 destination: str) -> CaseReport:
+                 destination: str, distance_maps: bool = False) -> CaseReport:
     """Validate, normalise and save one case; return its problems or fingerprint facts.
 
     Parameters
@@ -266,6 +304,9 @@ def process_case(case: Case, index: int, dimensions: int, channels: int, method:
         Label type whose foreground defines the foreground intensities (``None``: none).
     destination
         Path of the ``.npz`` file to write.
+    distance_maps
+        Also store the signed distance map of every label type (:func:`signed_distance_map`, with
+        the image's spacing) as case extra :func:`distance_map_key`.
     """
     report = CaseReport(case.case_id)
     image = _check_image(case.image, dimensions, channels, report.problems)
@@ -288,7 +329,8 @@ def process_case(case: Case, index: int, dimensions: int, channels: int, method:
             checked[label_type][1], int(np.count_nonzero(mask)), int(mask.size),
             largest_radius(mask), largest_radius(mask, spacing),
         )
-    save_case(destination, PreprocessedCase(normalise(image.array, method), labels, image.geometry))
+    extras = {distance_map_key(t): signed_distance_map(mask, spacing) for t, mask in labels.items()} if distance_maps else {}
+    save_case(destination, PreprocessedCase(normalise(image.array, method), labels, image.geometry, extras))
     return report
 
 
@@ -404,6 +446,7 @@ def preprocess_dataset(
     out: str | PathLike[str],
     *,
     normalisation: str = "zscore",
+    distance_maps: bool = False,
     threads: int = 1,
     progress: bool = False,
 ) -> Manifest:
@@ -417,6 +460,9 @@ def preprocess_dataset(
         Output directory (see the module documentation for what it holds).
     normalisation
         One of :data:`NORMALISATIONS` (``preprocess.normalisation`` in the configuration).
+    distance_maps
+        Store each label's signed distance map in its case (``preprocess.distance_maps``; the
+        boundary loss needs them).
     threads
         Worker processes (1: work in this process).
     progress
@@ -445,7 +491,7 @@ def preprocess_dataset(
     reference = _reference_label(manifest)
     jobs = [
         (case, index, manifest.dimensions, manifest.channels, normalisation, reference,
-         str(cases_dir / f"{case.case_id}.npz"))
+         str(cases_dir / f"{case.case_id}.npz"), distance_maps)
         for index, case in enumerate(manifest.cases)
     ]
     reports = _run(jobs, threads, progress)

@@ -1,4 +1,4 @@
-"""Shared fixtures: tiny preprocessed datasets and small configurations (built by :mod:`helpers`)."""
+"""Shared fixtures: tiny preprocessed datasets, small configurations (:mod:`helpers`), the reference Betti matching."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import yaml
+from betti_reference import load_reference
 from helpers import build_dataset, tiny_config
 
 
@@ -20,6 +21,12 @@ def dataset_2d(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def dataset_3d(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Manifest of the tiny 3D NIfTI dataset."""
     return build_dataset(tmp_path_factory.mktemp("tiny3d"), 3)
+
+
+@pytest.fixture(scope="session")
+def reference():
+    """The reference Betti matching module (``betti_matching``); skips the test when unavailable."""
+    return load_reference()
 
 
 @pytest.fixture

@@ -1,68 +1,22 @@
 """Betti matching equals the reference implementation (Betti-Matching-3D in the topolosses wheel).
 
 The reference is fetched by ``scripts/fetch_reference_betti_matching.sh`` (``make setup`` runs it)
-into ``.cache/reference/``; these tests run it themselves when it is missing and are skipped only
-when it cannot be obtained. Conventions of the reference: sublevel filtration of the arrays as
-given, V-construction, comparison image ``min(a, b)``, the essential bar ``[min, inf)`` left out,
-coordinates are array indices of the voxels holding the birth and death values.
+into ``.cache/reference/``; the ``reference`` fixture (``conftest.py``, :mod:`betti_reference`) runs
+it when it is missing, and the tests are skipped only when it cannot be obtained. Conventions of
+the reference: sublevel filtration of the arrays as given, V-construction, comparison image
+``min(a, b)``, the essential bar ``[min, inf)`` left out, coordinates are array indices of the
+voxels holding the birth and death values.
 """
 
 from __future__ import annotations
 
-import importlib
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
+from betti_reference import coords, reference_loss
 from topology_cases import random_array, random_values
 
 from segpipe.topology import barcode, betti_matching, betti_matching_loss
 from segpipe.topology.filtration import top_construction_grid
-
-ROOT = Path(__file__).resolve().parents[1]
-REFERENCE = ROOT / ".cache" / "reference" / "topolosses" / "losses" / "betti_matching" / "src"
-SCRIPT = ROOT / "scripts" / "fetch_reference_betti_matching.sh"
-
-
-@pytest.fixture(scope="module")
-def reference():
-    """The reference ``betti_matching`` module, fetched if needed."""
-    if not REFERENCE.is_dir():
-        fetch = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, timeout=900)
-        if fetch.returncode != 0:
-            pytest.skip(f"reference Betti matching unavailable: {SCRIPT.name} failed: {fetch.stderr[-500:]}")
-    sys.path.insert(0, str(REFERENCE))
-    try:
-        return importlib.import_module("betti_matching")
-    except ImportError as error:
-        pytest.skip(f"reference Betti matching in {REFERENCE} cannot be imported here: {error}")
-    finally:
-        sys.path.remove(str(REFERENCE))
-
-
-def coords(array: np.ndarray, ndim: int) -> np.ndarray:
-    """Reference coordinate arrays (empty ones may come back with odd shapes) as (n, ndim)."""
-    return np.asarray(array, dtype=np.int64).reshape(-1, ndim)
-
-
-def reference_loss(a: np.ndarray, b: np.ndarray, result) -> float:
-    """The Betti matching loss computed directly from the reference's coordinates."""
-    def values(array, c):
-        return array[tuple(coords(c, array.ndim).T)]
-
-    total = 0.0
-    for dim in range(a.ndim):
-        total += 2 * np.sum((values(a, result.input1_matched_birth_coordinates[dim])
-                             - values(b, result.input2_matched_birth_coordinates[dim])) ** 2)
-        total += 2 * np.sum((values(a, result.input1_matched_death_coordinates[dim])
-                             - values(b, result.input2_matched_death_coordinates[dim])) ** 2)
-        total += np.sum((values(a, result.input1_unmatched_death_coordinates[dim])
-                         - values(a, result.input1_unmatched_birth_coordinates[dim])) ** 2)
-        total += np.sum((values(b, result.input2_unmatched_death_coordinates[dim])
-                         - values(b, result.input2_unmatched_birth_coordinates[dim])) ** 2)
-    return float(total)
 
 
 def rows(*arrays: np.ndarray) -> set[tuple[int, ...]]:

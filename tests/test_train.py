@@ -83,8 +83,8 @@ def test_softmax_matches_sigmoid_on_equivalent_logits():
 
 def test_loss_definition_errors():
     context = TermContext("sigmoid", 2, "accurate")
-    with pytest.raises(ConfigError, match="(?s)unknown option.*'smooth'.*allowed options: batch, include_background"):
-        build_loss("x", {"x": {"terms": [{"name": "dice", "smooth": 1}]}}, context)
+    with pytest.raises(ConfigError, match="(?s)unknown option.*'sigma'.*allowed options: batch, include_background, smooth"):
+        build_loss("x", {"x": {"terms": [{"name": "dice", "sigma": 1}]}}, context)
     with pytest.raises(ConfigError, match="not defined under 'losses'"):
         build_loss("missing", {"x": {"terms": [{"name": "dice"}]}}, context)
     with pytest.raises(ConfigError, match="registered terms"):

@@ -16,7 +16,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Read a dataset (TopoMortar layout with splits.yaml, or dataset.json), check every image and "
             "label (binary labels, no NaN, matching shape and geometry; all problems are listed), normalise "
-            "intensities per preprocess.normalisation and write OUT/cases/{id}.npz, OUT/fingerprint.json "
+            "intensities per preprocess.normalisation (and, with preprocess.distance_maps, compute each label's "
+            "signed distance map for the boundary loss) and write OUT/cases/{id}.npz, OUT/fingerprint.json "
             "and OUT/manifest.json."
         ),
     )
@@ -34,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
 
     manifest = preprocess_dataset(
         args.dataset, args.out, normalisation=config["preprocess"]["normalisation"],
+        distance_maps=config["preprocess"]["distance_maps"],
         threads=args.threads, progress=sys.stderr.isatty(),
     )
     print(f"segpipe preprocess: {len(manifest.cases)} cases -> {args.out}")

@@ -2,17 +2,29 @@
 
 Importing this package registers the built-in terms; see :mod:`segpipe.losses.registry` for the
 term interface and :func:`build_loss` for turning a ``losses.<name>`` definition into a loss.
+
+=================  ==========================================  =====================================
+term               module                                      extras (computed on the CPU)
+=================  ==========================================  =====================================
+``dicece``         :mod:`segpipe.losses.region`                none
+``dice``, ``ce``   :mod:`segpipe.losses.region`                none
+``cldice``         :mod:`segpipe.losses.cldice`                none (iterations from the fingerprint)
+``skelrecall``     :mod:`segpipe.losses.skeleton_recall`       tubed skeleton per augmented sample
+``bettimatching``  :mod:`segpipe.losses.betti_matching`        none (matching on a thread pool)
+``mip``            :mod:`segpipe.losses.mip`                   whole-volume label projections per case
+``boundary``       :mod:`segpipe.losses.boundary`              signed distance map from preprocessing
+=================  ==========================================  =====================================
 """
 
-from segpipe.losses import region  # noqa: F401  (registers dicece, dice, ce)
+from segpipe.losses import betti_matching, boundary, cldice, mip, region, skeleton_recall  # noqa: F401  (register terms)
 from segpipe.losses.registry import (
     CompositeLoss,
     LossTerm,
-    Progress,
     TermContext,
     build_loss,
     register_term,
     term_names,
 )
+from segpipe.losses.schedules import Progress
 
 __all__ = ["CompositeLoss", "LossTerm", "Progress", "TermContext", "build_loss", "register_term", "term_names"]

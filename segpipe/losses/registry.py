@@ -7,11 +7,14 @@ A loss definition in the configuration is a list of weighted terms::
         terms:
           - {name: dicece, weight: 1.0}
           - {name: cldice, weight: 0.5, iterations: 10}   # extra keys are the term's options
+          - {name: bettimatching, weight: {start: 0.0, end: 0.1, until: 0.5}}   # a scheduled weight
 
-Each term is a :class:`LossTerm` subclass registered with :func:`register_term`. A term
+A weight is a non-negative number or a schedule of training progress
+(:mod:`segpipe.losses.schedules`). Each term is a :class:`LossTerm` subclass registered with :func:`register_term`. A term
 
 - is built as ``Term(context, **options)``; ``context`` (:class:`TermContext`) says whether the
   network ends in a sigmoid or a softmax, the dimension, the label type and the dataset fingerprint;
+  it checks its option values with :mod:`segpipe.losses.options` (errors name the option);
 - computes its value in :meth:`LossTerm.forward` from the logits, the batch dictionary and the
   training :class:`Progress`;
 - may need more than image and label. It names the batch keys it reads in :attr:`LossTerm.requires`
@@ -27,7 +30,6 @@ Each term is a :class:`LossTerm` subclass registered with :func:`register_term`.
 from __future__ import annotations
 
 import inspect
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -37,30 +39,11 @@ import torch
 
 from segpipe.data.cases import PreprocessedCase
 from segpipe.errors import ConfigError
+from segpipe.losses.options import OptionError
+from segpipe.losses.schedules import Progress, weight_schedule
 
 #: Batch keys every batch has: ``image`` (B, C, *spatial) and ``label`` (B, 1, *spatial) in {0, 1}.
 BASE_KEYS = ("image", "label")
-
-
-@dataclass(frozen=True)
-class Progress:
-    """Where training stands when a loss is evaluated.
-
-    Attributes
-    ----------
-    iteration
-        The iteration being computed, 1-based.
-    iterations
-        Total number of iterations of the run.
-    """
-
-    iteration: int
-    iterations: int
-
-    @property
-    def fraction(self) -> float:
-        """Share of training done, in (0, 1]."""
-        return self.iteration / self.iterations
 
 
 @dataclass(frozen=True)
@@ -175,32 +158,6 @@ def term_options(name: str) -> dict[str, Any]:
     return {p.name: p.default for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
 
 
-@dataclass(frozen=True)
-class ConstantWeight:
-    """A weight that does not change during training."""
-
-    value: float
-
-    def __call__(self, progress: Progress) -> float:
-        """Return the weight at ``progress``."""
-        return self.value
-
-
-def weight_schedule(value: Any, *, where: str) -> Callable[[Progress], float]:
-    """Turn a term's ``weight`` setting into a function of training progress.
-
-    A number is a constant weight.
-
-    Raises
-    ------
-    ConfigError
-        If ``value`` is not a non-negative number.
-    """
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-        raise ConfigError(f"'{where}.weight' is {value!r}; it must be a non-negative number")
-    return ConstantWeight(float(value))
-
-
 @dataclass
 class LossResult:
     """The value of a :class:`CompositeLoss` on one batch.
@@ -291,7 +248,9 @@ def build_loss(name: str, losses: Mapping[str, Any], context: TermContext) -> Co
     Raises
     ------
     ConfigError
-        If the loss or a term is not defined, or a term is given options it does not have.
+        If the loss or a term is not defined, a term is given options it does not have or a bad
+        option value (the message names the key), or a weight is neither a non-negative number
+        nor a valid schedule (:mod:`segpipe.losses.schedules`).
     """
     if name not in losses:
         raise ConfigError(
@@ -314,7 +273,11 @@ def build_loss(name: str, losses: Mapping[str, Any], context: TermContext) -> Co
                 f"'{where}' has unknown option(s) {', '.join(map(repr, unknown))} for term {term_name!r}",
                 fix=f"allowed options: {', '.join(sorted(allowed)) or '(none)'}",
             )
+        try:
+            term = _TERMS[term_name](context, **spec)
+        except OptionError as error:
+            raise ConfigError(f"'{where}.{error.option}' {error.problem}", fix=error.fix) from error
         seen[term_name] = seen.get(term_name, 0) + 1
         key = term_name if seen[term_name] == 1 else f"{term_name}_{seen[term_name]}"
-        built.append((key, _TERMS[term_name](context, **spec), weight))
+        built.append((key, term, weight))
     return CompositeLoss(built)
