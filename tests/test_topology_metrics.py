@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from segpipe.topology import TopologyValueError, betti_matching_error, betti_numbers
+from segpipe.topology import TopologyValueError, barcode, betti_matching_error, betti_numbers
 
 FOREGROUND = {2: (8, 4), 3: (26, 6)}
 
@@ -56,6 +56,15 @@ def test_betti_numbers_equal_gudhi_and_scipy(ndim, count):
             assert ours.tolist() == gudhi_betti(mask, connectivity), (connectivity, mask)
             components, cavities = scipy_components_and_cavities(mask, connectivity)
             assert ours[0] == components and ours[-1] == cavities
+
+
+@pytest.mark.parametrize("ndim,count", [(2, 100), (3, 40)])
+def test_betti_numbers_are_the_persistent_betti_numbers_of_the_engine_barcode(ndim, count):
+    """The counting shortcut equals the engine's superlevel barcode read at 0.5."""
+    for mask in random_masks(20 + ndim, ndim, count):
+        for connectivity, construction in zip(FOREGROUND[ndim], ("top", "vertex")):
+            engine = barcode(mask.astype(float), filtration="superlevel", construction=construction)
+            assert betti_numbers(mask, connectivity=connectivity).tolist() == engine.betti_numbers_at(0.5).tolist()
 
 
 def test_default_connectivity_is_8_in_2d_and_26_in_3d():
