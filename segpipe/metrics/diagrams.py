@@ -64,8 +64,12 @@ def probability_diagrams(probability: np.ndarray, connectivity: int) -> list[np.
 
 
 def label_diagrams(betti: np.ndarray) -> list[np.ndarray]:
-    """Superlevel persistence diagram of a binary label from its Betti numbers: ``b_d`` points (1, 0)."""
-    return [np.tile([[1.0, FILTRATION_END]], (int(count), 1)) for count in betti]
+    """Superlevel persistence diagram of a binary label from its Betti numbers: ``b_d`` points (1, 0).
+
+    One ``(b_d, 2)`` array per dimension in :data:`DIMENSIONS` (missing Betti numbers count as 0).
+    """
+    counts = [*(int(count) for count in betti), 0, 0, 0][: len(DIMENSIONS)]
+    return [np.tile([[1.0, FILTRATION_END]], (count, 1)) for count in counts]
 
 
 def diagram_distances(first: np.ndarray, second: np.ndarray, order: float) -> tuple[float, float]:

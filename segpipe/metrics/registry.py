@@ -111,9 +111,9 @@ class Metric:
 
     @property
     def description(self) -> str:
-        """First paragraph of the function's docstring, on one line."""
+        """First paragraph of the function's docstring, on one line, without reST literal markers."""
         doc = inspect.getdoc(self.function) or ""
-        return " ".join(doc.split("\n\n")[0].split())
+        return " ".join(doc.split("\n\n")[0].split()).replace("``", "")
 
     def __call__(self, inputs: CaseInputs) -> dict[str, float]:
         """Evaluate on one case; returns a value for every column.
