@@ -108,6 +108,13 @@ def test_empty_mask_rules(predicted, referenced):
     assert all(get_metric(name).empty_rule for name in metric_names())
 
 
+def test_schema_lists_every_metric_and_defaults_to_all():
+    from segpipe.config import load_schema
+
+    metrics = load_schema()["properties"]["evaluate"]["properties"]["metrics"]
+    assert sorted(metrics["items"]["enum"]) == metric_names() == sorted(metrics["default"])
+
+
 @pytest.fixture
 def temporary_metric():
     names = []

@@ -9,6 +9,7 @@ import gudhi.wasserstein
 import numpy as np
 import pytest
 from scipy import ndimage
+from topology_cases import random_masks
 
 from segpipe.metrics import CaseInputs, MetricSettings, compute_metrics
 from segpipe.metrics.betti import window_starts, windows
@@ -45,15 +46,6 @@ def gudhi_diagrams(values: np.ndarray, connectivity: str) -> list[np.ndarray]:
         points = np.where(np.isinf(points), 1.0, points)
         diagrams.append(points[points[:, 0] != points[:, 1]])
     return diagrams
-
-
-def random_masks(seed: int, ndim: int, count: int) -> list[np.ndarray]:
-    rng = np.random.default_rng(seed)
-    masks = []
-    for _ in range(count):
-        shape = tuple(int(n) for n in rng.integers(2, 14 if ndim == 2 else 8, size=ndim))
-        masks.append(rng.random(shape) < rng.uniform(0.15, 0.85))
-    return masks
 
 
 def smooth_probability(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:

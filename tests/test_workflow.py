@@ -111,3 +111,9 @@ def test_smoke_workflow_runs_to_a_report_and_reruns_only_what_changed(tmp_path):
     (tmp_path / "variant.yaml").write_text(yaml.safe_dump(variant, sort_keys=True))  # keys reordered too
     rerun = snakemake(tmp_path, "-n", "all", configfile=tmp_path / "variant.yaml")
     assert job_counts(rerun.stdout) == {"predict_run": 1, "evaluate_run": 1, "report": 1, "all": 1}  # params trigger
+    smoke = yaml.safe_load(SMOKE.read_text())
+    for change, expected in (({"statistics": {"bootstrap_samples": 500}}, {"report": 1, "all": 1}),
+                             ({"surface_tolerance": 2.0}, {"evaluate_run": 1, "report": 1, "all": 1})):
+        (tmp_path / "variant.yaml").write_text(yaml.safe_dump(smoke | {"evaluate": change}))
+        rerun = snakemake(tmp_path, "-n", "all", configfile=tmp_path / "variant.yaml")
+        assert job_counts(rerun.stdout) == expected, change
