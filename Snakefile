@@ -15,6 +15,10 @@ from pathlib import Path
 configfile: Path(workflow.basedir) / "config.yaml"
 
 
+# Front page of `snakemake --report results/snakemake_report.html` (outputs marked with report()).
+report: "workflows/report/workflow.rst"
+
+
 include: "workflows/rules/common.smk"
 include: "workflows/rules/data.smk"
 include: "workflows/rules/preprocess.smk"

@@ -2,9 +2,13 @@
 
 The reference is the ``evaluate.label_type`` label file of each case (``Case.labels`` in the
 manifest), read with its geometry, so distances are in physical units. The metrics are those of
-``evaluate.metrics`` (:mod:`segpipe.metrics`); each defines its value for empty masks (Dice: 1 when
-both masks are empty, 0 when one is; HD95: 0 when both are empty, the image diagonal when one is),
-so no case is ever dropped from a mean as NaN.
+``evaluate.metrics`` (:mod:`segpipe.metrics`, parameters from the rest of the ``evaluate``
+section); each defines its value for empty masks (e.g. Dice: 1 when both masks are empty, 0 when
+one is; HD95: 0 when both are empty, the image diagonal when one is), so no case is ever dropped
+from a mean as NaN.
+
+Cases are scored in worker processes (``threads`` of them, at most one per case); when there are
+fewer cases than threads, each case computes its metrics on ``threads // cases`` threads.
 
 Columns: ``run_id, loss, label_type, training_set, framework, seed`` (from the run identifier in
 the predictions' index), ``case_id, split, group, reference`` (the reference label type), then
@@ -14,27 +18,42 @@ one column per metric value.
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from os import PathLike
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from segpipe.data.manifest import Manifest
 from segpipe.errors import InputError
 from segpipe.experiments import RunSpec
 from segpipe.fsutil import atomic_open
 from segpipe.io import read_image, read_mask
-from segpipe.metrics import CaseInputs, compute_metrics, get_metric
+from segpipe.metrics import CaseInputs, MetricSettings, compute_metrics, get_metric
+from segpipe.parallel import run_jobs
 from segpipe.predictions import PredictedCase, PredictionSet
 
 #: Columns that identify a row; metric columns follow.
 ID_COLUMNS = ("run_id", "loss", "label_type", "training_set", "framework", "seed", "case_id", "split", "group", "reference")
 
 
-def _case_inputs(predicted: PredictedCase, reference_path: Path, needs_probability: bool) -> CaseInputs:
-    """Read one case's prediction and reference and check that they lie on the same grid."""
+def read_case_inputs(
+    predicted: PredictedCase,
+    reference_path: str | PathLike[str],
+    *,
+    needs_probability: bool = False,
+    settings: MetricSettings = MetricSettings(),
+) -> CaseInputs:
+    """Read one case's prediction (and probability map) and reference; check that they share a grid.
+
+    Raises
+    ------
+    InputError
+        If the prediction lies on another grid than the reference, or the probability map has another
+        shape or values outside [0, 1].
+    """
     reference, geometry = read_mask(reference_path)
     prediction, predicted_geometry = read_mask(predicted.mask)
     if prediction.shape != reference.shape:
@@ -49,8 +68,44 @@ def _case_inputs(predicted: PredictedCase, reference_path: Path, needs_probabili
             f"{reference_path} ({predicted_geometry} vs {geometry})", where=predicted.mask,
             fix="predict with the manifest of this dataset",
         )
-    probability = read_image(predicted.probability).array[0] if needs_probability else None
-    return CaseInputs(prediction > 0, reference > 0, geometry.array_spacing, probability)
+    probability = read_probability(predicted.probability, reference.shape) if needs_probability else None
+    return CaseInputs(prediction > 0, reference > 0, geometry.array_spacing, probability, settings)
+
+
+def read_probability(path: str | PathLike[str], shape: tuple[int, ...]) -> np.ndarray:
+    """A foreground probability map of ``shape`` with finite values in [0, 1], as float64.
+
+    Raises
+    ------
+    InputError
+        If it has another shape or values outside [0, 1] (logits, or a corrupt file).
+    """
+    probability = read_image(path).array[0].astype(np.float64)
+    if probability.shape != shape:
+        raise InputError(f"probability map has shape {probability.shape}, its mask {shape}", where=path,
+                         fix="run `segpipe predict` again")
+    if not (np.isfinite(probability).all() and probability.min() >= 0.0 and probability.max() <= 1.0):
+        raise InputError(
+            f"probability map has values outside [0, 1] (from {np.nanmin(probability):g} to {np.nanmax(probability):g})",
+            where=path, fix="write foreground probabilities (after the sigmoid/softmax), not logits",
+        )
+    return probability
+
+
+def score_case(
+    predicted: PredictedCase, reference_path: Path, names: Sequence[str], settings: MetricSettings, threads: int
+) -> dict[str, float]:
+    """All metric columns of one case (the job that :func:`evaluate` runs in its worker processes)."""
+    needs_probability = any(get_metric(name).needs_probability for name in names)
+    inputs = read_case_inputs(predicted, reference_path, needs_probability=needs_probability, settings=settings)
+    return compute_metrics(names, inputs, threads=threads)
+
+
+def _single_threaded_worker() -> None:
+    """Worker set-up: one torch thread per process (the parallelism is over cases)."""
+    import torch
+
+    torch.set_num_threads(1)
 
 
 def evaluate(
@@ -60,6 +115,7 @@ def evaluate(
     out_csv: str | PathLike[str],
     *,
     threads: int = 1,
+    progress: bool = False,
 ) -> Path:
     """Compute the per-case metrics of a predictions directory and write them as CSV.
 
@@ -74,7 +130,9 @@ def evaluate(
     out_csv
         Destination CSV, written atomically.
     threads
-        Cases evaluated in parallel.
+        CPU cores: worker processes over cases, and threads per case when there are fewer cases.
+    progress
+        Show a progress bar on standard error.
 
     Returns
     -------
@@ -84,13 +142,12 @@ def evaluate(
     Raises
     ------
     InputError
-        If a predicted case is not in the manifest, lacks the reference label type, or does not lie on
-        its reference's grid.
+        If a predicted case is not in the manifest, lacks the reference label type, does not lie on
+        its reference's grid, or has a probability map outside [0, 1].
     """
     settings = config["evaluate"]
     label_type = settings["label_type"]
     metrics = [get_metric(name) for name in settings["metrics"]]
-    needs_probability = any(metric.needs_probability for metric in metrics)
     manifest_path = Path(manifest_path)
     manifest = Manifest.load(manifest_path)
     predictions = PredictionSet.load(predictions_dir)
@@ -114,12 +171,12 @@ def evaluate(
             )
         references.append(Path(case.labels[label_type]))
 
-    def score(item: tuple[PredictedCase, Path]) -> dict[str, float]:
-        predicted, reference = item
-        return compute_metrics(settings["metrics"], _case_inputs(predicted, reference, needs_probability))
-
-    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        values = list(pool.map(score, zip(predictions.cases, references)))
+    workers = max(1, min(threads, len(references)))
+    per_case = max(1, threads // workers)
+    metric_settings = MetricSettings.from_config(settings)
+    jobs = [(p, r, list(settings["metrics"]), metric_settings, per_case) for p, r in zip(predictions.cases, references)]
+    values = run_jobs(score_case, jobs, workers=workers, progress=progress, description="evaluate",
+                      initializer=_single_threaded_worker)
 
     identity = {"run_id": run.run_id, **asdict(run)}
     rows = [

@@ -23,9 +23,7 @@ atomically, and case files of cases no longer in the dataset are removed.
 
 from __future__ import annotations
 
-import multiprocessing
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from os import PathLike
 from pathlib import Path
@@ -40,6 +38,7 @@ from segpipe.data.manifest import Case, Manifest
 from segpipe.errors import InputError, SegpipeError
 from segpipe.fsutil import write_json
 from segpipe.io import Geometry, ImageData, read_image, read_mask
+from segpipe.parallel import run_jobs
 
 #: Values of ``preprocess.normalisation``.
 NORMALISATIONS = ("zscore", "minmax", "percentile", "none")
@@ -420,27 +419,6 @@ def _reference_label(manifest: Manifest) -> str | None:
     return "accurate" if "accurate" in present else (present[0] if present else None)
 
 
-def _run(jobs: list[tuple[Any, ...]], threads: int, progress: bool) -> list[CaseReport]:
-    """Run :func:`process_case` on every job, in worker processes when ``threads > 1``."""
-    from tqdm import tqdm
-
-    bar = tqdm(total=len(jobs), desc="preprocess", unit="case", disable=not progress)
-    reports: list[CaseReport | None] = [None] * len(jobs)
-    with bar:
-        if threads <= 1 or len(jobs) <= 1:
-            for i, job in enumerate(jobs):
-                reports[i] = process_case(*job)
-                bar.update()
-        else:
-            context = multiprocessing.get_context("spawn")  # no fork of a possibly threaded parent
-            with ProcessPoolExecutor(max_workers=min(threads, len(jobs)), mp_context=context) as pool:
-                futures = {pool.submit(process_case, *job): i for i, job in enumerate(jobs)}
-                for future in as_completed(futures):
-                    reports[futures[future]] = future.result()
-                    bar.update()
-    return [report for report in reports if report is not None]
-
-
 def preprocess_dataset(
     dataset: str | PathLike[str],
     out: str | PathLike[str],
@@ -494,7 +472,7 @@ def preprocess_dataset(
          str(cases_dir / f"{case.case_id}.npz"), distance_maps)
         for index, case in enumerate(manifest.cases)
     ]
-    reports = _run(jobs, threads, progress)
+    reports = run_jobs(process_case, jobs, workers=threads, progress=progress, description="preprocess")
     problems = [problem for report in reports for problem in report.problems]
     if problems:
         bad = sum(1 for report in reports if report.problems)

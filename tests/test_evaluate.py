@@ -16,10 +16,11 @@ from segpipe.cli import main
 from segpipe.data.manifest import Manifest
 from segpipe.errors import ConfigError, InputError
 from segpipe.evaluate import ID_COLUMNS, evaluate
-from segpipe.io import Geometry, read_mask, write_image
-from segpipe.metrics import CaseInputs, compute_metrics, get_metric, register_metric
+from segpipe.io import Geometry, read_image, read_mask, write_image
+from segpipe.metrics import (CaseInputs, MetricSettings, compute_metrics, get_metric, metric_names, metric_of_column,
+                             register_metric)
 from segpipe.metrics.registry import _METRICS
-from segpipe.predictions import PredictedCase, case_paths, write_index
+from segpipe.predictions import PredictedCase, PredictionSet, case_paths, write_index
 
 RUN = "dicece.noisy.small.plain.s3"
 
@@ -29,13 +30,19 @@ def _pair(shape, seed):
     return thick_lines(rng, shape, 3, 2), thick_lines(rng, shape, 3, 2)
 
 
-def _monai(prediction, reference, spacing):
-    from monai.metrics import DiceMetric, HausdorffDistanceMetric
+def _monai(prediction, reference, spacing, tolerance):
+    """Dice, HD95, ASSD and NSD from MONAI's public metric functions."""
+    from monai.metrics import (compute_average_surface_distance, compute_dice, compute_hausdorff_distance,
+                               compute_surface_dice)
 
     p, r = (torch.as_tensor(a, dtype=torch.float32)[None, None] for a in (prediction, reference))
-    dice = DiceMetric(include_background=True)(p, r)
-    hd95 = HausdorffDistanceMetric(include_background=True, percentile=95)(p, r, spacing=list(spacing))
-    return float(dice), float(hd95)
+    spacing = list(spacing)
+    return {
+        "dice": float(compute_dice(p, r, include_background=True)),
+        "hd95": float(compute_hausdorff_distance(p, r, include_background=True, percentile=95, spacing=spacing)),
+        "assd": float(compute_average_surface_distance(p, r, include_background=True, symmetric=True, spacing=spacing)),
+        "nsd": float(compute_surface_dice(p, r, [tolerance], include_background=True, spacing=spacing)),
+    }
 
 
 def _hd95_oracle(a, b, spacing):
@@ -50,16 +57,19 @@ def _hd95_oracle(a, b, spacing):
     return max(directed(a, b), directed(b, a))
 
 
-@pytest.mark.filterwarnings("ignore::FutureWarning")  # raised inside MONAI's HausdorffDistanceMetric
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # raised inside MONAI's distance functions
 @pytest.mark.parametrize(("shape", "spacing"), [((48, 40), (1.0, 1.0)), ((48, 40), (0.7, 1.9)), ((12, 20, 16), (2.5, 0.8, 1.1))])
 @pytest.mark.parametrize("seed", [0, 1])
-def test_dice_and_hd95_agree_with_monai_and_the_definition(shape, spacing, seed):
+@pytest.mark.parametrize("tolerance", [0.5, 2.0])
+def test_overlap_and_surface_metrics_agree_with_monai_and_the_definition(shape, spacing, seed, tolerance):
     prediction, reference = _pair(shape, seed)
-    values = compute_metrics(["dice", "hd95"], CaseInputs(prediction, reference, spacing))
-    dice, hd95 = _monai(prediction, reference, spacing)
-    assert values["dice"] == pytest.approx(dice, abs=1e-6)
+    names = ["dice", "hd95", "assd", "nsd"]
+    values = compute_metrics(names, CaseInputs(prediction, reference, spacing, settings=MetricSettings(surface_tolerance=tolerance)))
+    expected = _monai(prediction, reference, spacing, tolerance)
+    assert 0 < expected["nsd"] < 1 or tolerance == 2.0
+    for name in names:
+        assert values[name] == pytest.approx(expected[name], rel=1e-5, abs=1e-6), name
     assert values["dice"] == pytest.approx(2 * (prediction & reference).sum() / (prediction.sum() + reference.sum()))
-    assert values["hd95"] == pytest.approx(hd95, rel=1e-5)
     assert values["hd95"] == pytest.approx(_hd95_oracle(prediction, reference, spacing), rel=1e-5)
 
 
@@ -71,19 +81,38 @@ def test_shifted_square_distance_is_the_shift_in_physical_units():
     assert get_metric("hd95")(CaseInputs(prediction, reference, (0.5, 1.0)))["hd95"] == pytest.approx(3.0)
 
 
-@pytest.mark.parametrize(
-    ("predicted", "referenced", "dice", "hd95"),
-    [(False, False, 1.0, 0.0), (False, True, 0.0, "diagonal"), (True, False, 0.0, "diagonal")],
-)
-def test_empty_mask_rules(predicted, referenced, dice, hd95):
+#: Documented values when one or both masks are empty ("diagonal": the image diagonal in physical units).
+EMPTY_RULES = {
+    "dice": (1.0, 0.0), "cldice": (1.0, 0.0), "nsd": (1.0, 0.0), "hd95": (0.0, "diagonal"), "assd": (0.0, "diagonal"),
+}
+
+
+@pytest.mark.parametrize(("predicted", "referenced"), [(False, False), (False, True), (True, False)])
+def test_empty_mask_rules(predicted, referenced):
     full = np.zeros((20, 30), bool)
     full[5:9, 5:25] = True
+    full[12:16, 5:25] = True
     empty = np.zeros_like(full)
-    inputs = CaseInputs(full if predicted else empty, full if referenced else empty, (2.0, 0.5))
-    values = compute_metrics(["dice", "hd95"], inputs)
+    prediction, reference = (full if predicted else empty), (full if referenced else empty)
+    inputs = CaseInputs(prediction, reference, (2.0, 0.5), prediction * 0.9 + 0.05)
+    values = compute_metrics(metric_names(), inputs)
     diagonal = math.hypot(20 * 2.0, 30 * 0.5)
     assert inputs.diagonal == pytest.approx(diagonal)
-    assert values == {"dice": dice, "hd95": pytest.approx(diagonal if hd95 == "diagonal" else hd95)}
+    for name, (both_empty, one_empty) in EMPTY_RULES.items():
+        expected = both_empty if predicted == referenced else one_empty
+        assert values[name] == pytest.approx(diagonal if expected == "diagonal" else expected), name
+    errors = {d: values[f"betti{d}_error"] for d in range(3)}
+    assert errors == ({0: 0, 1: 0, 2: 0} if predicted == referenced else {0: 2, 1: 0, 2: 0})
+    assert values["betti_matching0_error"] == errors[0] and values["local_betti0_error"] >= 0
+    assert not any(math.isnan(value) for value in values.values())
+    assert all(get_metric(name).empty_rule for name in metric_names())
+
+
+def test_schema_lists_every_metric_and_defaults_to_all():
+    from segpipe.config import load_schema
+
+    metrics = load_schema()["properties"]["evaluate"]["properties"]["metrics"]
+    assert sorted(metrics["items"]["enum"]) == metric_names() == sorted(metrics["default"])
 
 
 @pytest.fixture
@@ -100,11 +129,11 @@ def temporary_metric():
 
 
 def test_metric_registry(temporary_metric):
-    @temporary_metric("test_counts", columns=("test_fp", "test_fn"), higher_is_better=False)
+    @temporary_metric("test_counts", columns=("test_fp", "test_fn"), higher_is_better=False, empty_rule="counts")
     def counts(inputs):
         return {"test_fp": (inputs.prediction & ~inputs.reference).sum(), "test_fn": (~inputs.prediction & inputs.reference).sum()}
 
-    @temporary_metric("test_nan")
+    @temporary_metric("test_nan", empty_rule="none")
     def nan(inputs):
         return float("nan")
 
@@ -117,7 +146,9 @@ def test_metric_registry(temporary_metric):
     with pytest.raises(ConfigError, match="not a metric; known: .*dice"):
         get_metric("nope")
     with pytest.raises(ValueError, match="registered twice"):
-        register_metric("dice")(counts)
+        register_metric("dice", empty_rule="")(counts)
+    assert metric_of_column("test_fn").name == "test_counts" and metric_of_column("nope") is None
+    assert get_metric("test_counts").description == "" and get_metric("dice").description.startswith("Dice")
 
 
 def _write_predictions(directory, manifest_path, masks, run_id=RUN, geometry_of=None):
@@ -135,8 +166,8 @@ def _write_predictions(directory, manifest_path, masks, run_id=RUN, geometry_of=
     return manifest.select(split="test")
 
 
-@pytest.mark.parametrize("dataset", ["dataset_2d", "dataset_3d"])
-def test_evaluate_writes_one_row_per_case(tmp_path, request, dataset, make_config):
+@pytest.mark.parametrize(("dataset", "threads"), [("dataset_2d", 2), ("dataset_3d", 1)])
+def test_evaluate_writes_one_row_per_case(tmp_path, request, dataset, threads, make_config):
     manifest_path = request.getfixturevalue(dataset)
     manifest = Manifest.load(manifest_path)
     tests = manifest.select(split="test")
@@ -144,21 +175,45 @@ def test_evaluate_writes_one_row_per_case(tmp_path, request, dataset, make_confi
     masks[tests[1].case_id] = read_mask(tests[1].labels["noisy"])[0] > 0
     masks[tests[2].case_id] = np.zeros_like(masks[tests[2].case_id])
     _write_predictions(tmp_path / "predictions", manifest_path, masks)
-    out = evaluate(make_config(), manifest_path, tmp_path / "predictions", tmp_path / "metrics.csv", threads=2)
+    config = make_config({"evaluate": {"surface_tolerance": 1.5, "local_window": 8}})
+    out = evaluate(config, manifest_path, tmp_path / "predictions", tmp_path / "metrics.csv", threads=threads)
     frame = pd.read_csv(out, dtype={"case_id": str})
-    assert list(frame.columns) == [*ID_COLUMNS, "dice", "hd95"]
+    names = config["evaluate"]["metrics"]
+    assert set(names) == set(metric_names())  # the default is every metric
+    assert list(frame.columns) == [*ID_COLUMNS, *(column for name in names for column in get_metric(name).columns)]
     assert frame["case_id"].tolist() == [case.case_id for case in tests]
     assert frame["group"].tolist() == [case.group for case in tests] and set(frame["split"]) == {"test"}
     assert (frame[["run_id", "loss", "label_type", "training_set", "framework", "seed", "reference"]].iloc[0].tolist()
             == [RUN, "dicece", "noisy", "small", "plain", 3, "accurate"])
-    assert frame.loc[0, "dice"] == 1.0 and frame.loc[0, "hd95"] == 0.0
+    assert frame.loc[0, "dice"] == 1.0 and frame.loc[0, "hd95"] == 0.0 and frame.loc[0, "betti_matching1_error"] == 0
     reference, geometry = read_mask(tests[1].labels["accurate"])
-    expected = compute_metrics(["dice", "hd95"], CaseInputs(masks[tests[1].case_id], reference > 0, geometry.array_spacing))
-    assert frame.loc[1, "dice"] == pytest.approx(expected["dice"]) and frame.loc[1, "hd95"] == pytest.approx(expected["hd95"])
+    prediction = masks[tests[1].case_id]
+    settings = MetricSettings(surface_tolerance=1.5, local_window=8)
+    expected = compute_metrics(names, CaseInputs(prediction, reference > 0, geometry.array_spacing, prediction * 1.0, settings))
+    assert frame.iloc[1][list(expected)].astype(float).to_dict() == pytest.approx(expected)
     assert 0 < frame.loc[1, "dice"] < 1
     diagonal = math.hypot(*(n * s for n, s in zip(reference.shape, geometry.array_spacing)))
     assert frame.loc[2, "dice"] == 0.0 and frame.loc[2, "hd95"] == pytest.approx(diagonal)
-    assert not frame[["dice", "hd95"]].isna().any().any()
+    assert not frame.isna().any().any()
+
+
+def test_metrics_of_a_case_in_parallel_equal_serial():
+    prediction, reference = _pair((40, 44), 5)
+    inputs = CaseInputs(prediction, reference, (1.0, 0.8), prediction * 0.8 + 0.1)
+    serial = compute_metrics(metric_names(), inputs)
+    again = CaseInputs(prediction, reference, (1.0, 0.8), prediction * 0.8 + 0.1)
+    assert compute_metrics(metric_names(), again, threads=4) == serial
+    assert list(compute_metrics(metric_names(), again, threads=4)) == list(serial)
+
+
+def test_probability_outside_0_1_is_rejected(tmp_path, dataset_2d, make_config):
+    tests = Manifest.load(dataset_2d).select(split="test")
+    _write_predictions(tmp_path / "p", dataset_2d, {c.case_id: read_mask(c.labels["accurate"])[0] > 0 for c in tests})
+    probability = PredictionSet.load(tmp_path / "p").cases[0].probability
+    write_image(probability, np.full(read_image(probability).array[0].shape, 3.5, np.float32))
+    with pytest.raises(InputError, match=r"values outside \[0, 1\].*\n  fix: write foreground probabilities"):
+        evaluate(make_config(), dataset_2d, tmp_path / "p", tmp_path / "m.csv")
+    evaluate(make_config({"evaluate": {"metrics": ["dice"]}}), dataset_2d, tmp_path / "p", tmp_path / "m.csv")  # not read
 
 
 def test_prediction_on_another_grid_is_rejected(tmp_path, dataset_3d, make_config):

@@ -4,19 +4,11 @@ import gudhi
 import numpy as np
 import pytest
 from scipy import ndimage
+from topology_cases import random_masks
 
 from segpipe.topology import TopologyValueError, barcode, betti_matching_error, betti_numbers
 
 FOREGROUND = {2: (8, 4), 3: (26, 6)}
-
-
-def random_masks(seed: int, ndim: int, count: int) -> list[np.ndarray]:
-    rng = np.random.default_rng(seed)
-    masks = []
-    for _ in range(count):
-        shape = tuple(int(n) for n in rng.integers(1, 12 if ndim == 2 else 7, size=ndim))
-        masks.append(rng.random(shape) < rng.uniform(0.1, 0.9))
-    return masks
 
 
 def gudhi_betti(mask: np.ndarray, connectivity: int) -> list[int]:

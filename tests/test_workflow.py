@@ -92,7 +92,14 @@ def test_smoke_workflow_runs_to_a_report_and_reruns_only_what_changed(tmp_path):
     html = (results / "report.html").read_text()
     assert "<h2>Examples</h2>" in html and "data:image/png;base64," in html and "http" not in html.replace("http://json", "")
     metrics = pd.read_csv(results / "metrics.csv")
-    assert set(metrics["run_id"]) == set(SMOKE_RUNS) and not metrics[["dice", "hd95"]].isna().any().any()
+    assert set(metrics["run_id"]) == set(SMOKE_RUNS) and not metrics.isna().any().any()
+    assert {"cldice", "assd", "nsd", "betti1_error", "local_betti1_error", "betti_matching1_error", "wasserstein1"} <= set(metrics)
+    assert (results / "summary.csv").is_file() and (results / "tests.csv").is_file()
+    assert "<h2>Topology of chosen cases</h2>" in html and "<h2>Metric definitions</h2>" in html
+    snakemake_report = snakemake(tmp_path, "--report", "results/snakemake_report.html")
+    assert snakemake_report.returncode == 0, snakemake_report.stderr[-3000:]
+    bundled = (results / "snakemake_report.html").read_text()
+    assert all(name in bundled for name in ("report.html", "metrics.csv", "summary.csv", "tests.csv"))
     assert set(metrics["group"]) == {"indistr", "angles", "colors", "graffiti", "objects", "occlusion", "shadows"}
     for stage in ("data", "preprocess", "report", *(f"{s}/{run}" for s in ("train", "predict", "evaluate") for run in SMOKE_RUNS)):
         assert (results / "logs" / f"{stage}.log").is_file() and (results / "benchmarks" / f"{stage}.tsv").is_file()
@@ -104,3 +111,9 @@ def test_smoke_workflow_runs_to_a_report_and_reruns_only_what_changed(tmp_path):
     (tmp_path / "variant.yaml").write_text(yaml.safe_dump(variant, sort_keys=True))  # keys reordered too
     rerun = snakemake(tmp_path, "-n", "all", configfile=tmp_path / "variant.yaml")
     assert job_counts(rerun.stdout) == {"predict_run": 1, "evaluate_run": 1, "report": 1, "all": 1}  # params trigger
+    smoke = yaml.safe_load(SMOKE.read_text())
+    for change, expected in (({"statistics": {"bootstrap_samples": 500}}, {"report": 1, "all": 1}),
+                             ({"surface_tolerance": 2.0}, {"evaluate_run": 1, "report": 1, "all": 1})):
+        (tmp_path / "variant.yaml").write_text(yaml.safe_dump(smoke | {"evaluate": change}))
+        rerun = snakemake(tmp_path, "-n", "all", configfile=tmp_path / "variant.yaml")
+        assert job_counts(rerun.stdout) == expected, change

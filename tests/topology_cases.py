@@ -38,3 +38,13 @@ def cases(seed: int, count: int, ndim: int) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     kinds = KINDS + ("continuous",)
     return [random_array(rng, ndim, kinds[i % len(kinds)]) for i in range(count)]
+
+
+def random_masks(seed: int, ndim: int, count: int) -> list[np.ndarray]:
+    """``count`` random binary masks of random small shapes (2D up to 11 per axis, 3D up to 6)."""
+    rng = np.random.default_rng(seed)
+    masks = []
+    for _ in range(count):
+        shape = tuple(int(n) for n in rng.integers(1, 12 if ndim == 2 else 7, size=ndim))
+        masks.append(rng.random(shape) < rng.uniform(0.1, 0.9))
+    return masks

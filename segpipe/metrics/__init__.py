@@ -1,10 +1,36 @@
 """Per-case segmentation metrics, by name.
 
-Importing this package registers the built-in metrics (``dice``, ``hd95``); see
-:mod:`segpipe.metrics.registry` for adding more.
+Importing this package registers the built-in metrics:
+
+- overlap (:mod:`~segpipe.metrics.overlap`): ``dice``, ``cldice``;
+- surface distances (:mod:`~segpipe.metrics.distance`): ``hd95``, ``assd``, ``nsd``;
+- topology of the masks (:mod:`~segpipe.metrics.betti`): ``betti``, ``betti_numbers``,
+  ``local_betti``, ``betti_matching``;
+- persistence diagrams of the probability map (:mod:`~segpipe.metrics.diagrams`):
+  ``diagram_distances``.
+
+See :mod:`segpipe.metrics.registry` for adding more.
 """
 
-from segpipe.metrics import distance, overlap  # noqa: F401  (register the built-in metrics)
-from segpipe.metrics.registry import CaseInputs, Metric, compute_metrics, get_metric, metric_names, register_metric
+from segpipe.metrics import betti, diagrams, distance, overlap  # noqa: F401  (register the built-in metrics)
+from segpipe.metrics.registry import (
+    CaseInputs,
+    Metric,
+    compute_metrics,
+    get_metric,
+    metric_names,
+    metric_of_column,
+    register_metric,
+)
+from segpipe.metrics.settings import MetricSettings
 
-__all__ = ["CaseInputs", "Metric", "compute_metrics", "get_metric", "metric_names", "register_metric"]
+__all__ = [
+    "CaseInputs",
+    "Metric",
+    "MetricSettings",
+    "compute_metrics",
+    "get_metric",
+    "metric_names",
+    "metric_of_column",
+    "register_metric",
+]

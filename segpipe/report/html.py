@@ -19,11 +19,13 @@ th, td { border: 1px solid #ddd; padding: .25em .6em; text-align: right; }
 th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
 img { max-width: 100%; } pre { background: #f7f7f7; padding: .8em; font-size: .8em; overflow-x: auto; }
 .note { color: #555; font-size: .9em; }
+.scroll { overflow-x: auto; } details { margin: .6em 0; } summary { cursor: pointer; font-weight: 600; }
+figure { margin: 1em 0; } figcaption { color: #444; font-size: .85em; }
 """
 
 #: Distributions whose versions the report lists.
 DISTRIBUTIONS = ("segpipe", "torch", "monai", "numpy", "scipy", "scikit-image", "SimpleITK", "nibabel", "gudhi",
-                 "pandas", "matplotlib", "snakemake")
+                 "POT", "pandas", "matplotlib", "tqdm", "snakemake")
 
 
 @dataclass(frozen=True)
@@ -45,8 +47,25 @@ def image(png: bytes, alt: str) -> str:
 
 
 def table(frame: pd.DataFrame) -> str:
-    """A table of ``frame`` (cells escaped, no index)."""
-    return frame.to_html(index=False, escape=True, border=0, na_rep="")
+    """A table of ``frame`` (cells escaped, no index), scrolling sideways when wide."""
+    return f'<div class="scroll">{frame.to_html(index=False, escape=True, border=0, na_rep="")}</div>'
+
+
+def details(summary: str, body: str) -> str:
+    """A collapsed block: ``summary`` (escaped) shown, ``body`` (HTML) revealed on click."""
+    return f"<details><summary>{escape(summary)}</summary>\n{body}\n</details>"
+
+
+def figure(png: bytes, alt: str, caption: str) -> str:
+    """An embedded image with an escaped caption below it."""
+    return f"<figure>{image(png, alt)}<figcaption>{escape(caption)}</figcaption></figure>"
+
+
+def number(value: float) -> str:
+    """A value with three significant digits (one decimal from 100 on); ``n/a`` for NaN."""
+    if value != value:  # NaN
+        return "n/a"
+    return f"{value:.1f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
 def paragraph(text: str, *, note: bool = False) -> str:

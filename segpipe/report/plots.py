@@ -86,7 +86,7 @@ def training_curves(logs: Mapping[str, pd.DataFrame]) -> bytes:
     return figure_png(figure)
 
 
-def _display(image: np.ndarray) -> np.ndarray:
+def display_image(image: np.ndarray) -> np.ndarray:
     """Channel-first image to something ``imshow`` shows: (H, W) grey or (H, W, 3) in [0, 1]."""
     image = np.moveaxis(image[:3], 0, -1).astype(float) if image.shape[0] >= 3 else image[0].astype(float)
     low, high = np.percentile(image, (0.5, 99.5))
@@ -97,7 +97,7 @@ def _display(image: np.ndarray) -> np.ndarray:
 _TRUE, _FALSE_POSITIVE, _FALSE_NEGATIVE = (0.1, 0.85, 0.2, 0.55), (0.95, 0.1, 0.85, 0.6), (0.1, 0.45, 1.0, 0.6)
 
 
-def _overlay(mask: np.ndarray, reference: np.ndarray | None) -> np.ndarray:
+def agreement_overlay(mask: np.ndarray, reference: np.ndarray | None) -> np.ndarray:
     """RGBA layer: the reference in green, or a prediction's agreement (green), false positives
     (magenta) and false negatives (blue) against the reference."""
     rgba = np.zeros((*mask.shape, 4))
@@ -127,7 +127,7 @@ def overlay_panels(image: np.ndarray, reference: np.ndarray, predictions: Sequen
     title
         Row title.
     """
-    shown = _display(image)
+    shown = display_image(image)
     grey = shown.mean(axis=-1) if shown.ndim == 3 else shown
     panels = [("image", None, None), ("reference", reference, None), *((n, m, reference) for n, m in predictions)]
     figure, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 2.8))
@@ -136,7 +136,7 @@ def overlay_panels(image: np.ndarray, reference: np.ndarray, predictions: Sequen
             axis.imshow(shown, cmap="gray" if shown.ndim == 2 else None)
         else:
             axis.imshow(grey, cmap="gray")
-            axis.imshow(_overlay(mask, against))
+            axis.imshow(agreement_overlay(mask, against))
         axis.set_title(name, fontsize=7)
         axis.axis("off")
     figure.suptitle(title, fontsize=9)

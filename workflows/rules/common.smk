@@ -51,6 +51,8 @@ FINGERPRINT = PREPROCESSED / "fingerprint.json"
 RUN_DIR = str(RESULTS / "runs" / "{run}")
 REPORT = RESULTS / "report.html"
 METRICS = RESULTS / "metrics.csv"  # every run's per-case metrics in one table
+SUMMARY = RESULTS / "summary.csv"  # means and confidence intervals per configuration, group and metric
+TESTS = RESULTS / "tests.csv"      # paired tests of every configuration against the baseline loss
 
 # GPUs a job asks the scheduler for: one when the stage is set to run on CUDA.
 GPUS = {stage: int(config[stage]["device"] == "cuda") for stage in ("train", "predict")}

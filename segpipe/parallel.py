@@ -1,0 +1,66 @@
+"""Run independent per-case jobs in worker processes, with a progress bar."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any, TypeVar
+
+Result = TypeVar("Result")
+
+
+def run_jobs(
+    function: Callable[..., Result],
+    jobs: Sequence[tuple[Any, ...]],
+    *,
+    workers: int = 1,
+    progress: bool = False,
+    description: str = "",
+    initializer: Callable[[], None] | None = None,
+) -> list[Result]:
+    """Return ``[function(*job) for job in jobs]``, computed in ``workers`` processes.
+
+    Parameters
+    ----------
+    function
+        A module-level (picklable) function.
+    jobs
+        Argument tuples, one per call.
+    workers
+        Worker processes; with 1 (or a single job) everything runs in this process. Workers are
+        spawned, not forked, so that a parent holding threads (torch, OpenMP) is never copied.
+    progress
+        Show a tqdm progress bar on standard error.
+    description
+        Label of the progress bar.
+    initializer
+        Called once in each worker process before its first job (e.g. to limit thread pools).
+
+    Returns
+    -------
+    list
+        The results in the order of ``jobs``. The first exception raised by a job is re-raised
+        here (pending jobs are cancelled).
+    """
+    from tqdm import tqdm
+
+    results: list[Any] = [None] * len(jobs)
+    with tqdm(total=len(jobs), desc=description, unit="case", disable=not progress) as bar:
+        if workers <= 1 or len(jobs) <= 1:
+            for index, job in enumerate(jobs):
+                results[index] = function(*job)
+                bar.update()
+            return results
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context, initializer=initializer) as pool:
+            futures = {pool.submit(function, *job): index for index, job in enumerate(jobs)}
+            try:
+                for future in as_completed(futures):
+                    results[futures[future]] = future.result()
+                    bar.update()
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+    return results
