@@ -142,10 +142,12 @@ def _semantic_problems(config: dict[str, Any]) -> list[str]:
     if isinstance(radius, list) and len(radius) == 2 and not radius[0] < radius[1]:
         problems.append(f"'dataset.synthetic.vessels.radius_mm' is {radius}; give [smallest, largest] with smallest < largest")
     defined = set(config.get("losses", {}))
-    for name in config.get("experiments", {}).get("losses", []):
+    named = [("experiments.losses", name) for name in config.get("experiments", {}).get("losses", [])]
+    named += [("decode.unet.loss", config.get("decode", {}).get("unet", {}).get("loss", "dicece"))]
+    for key, name in named:
         if name not in defined:
             problems.append(
-                f"'experiments.losses' names {name!r}, which is not defined under 'losses'; "
+                f"'{key}' names {name!r}, which is not defined under 'losses'; "
                 f"defined: {', '.join(sorted(defined)) or '(none)'}"
             )
     return problems

@@ -79,6 +79,14 @@ def _read_logs(paths: Sequence[str | PathLike[str]]) -> dict[str, pd.DataFrame]:
     return logs
 
 
+def closing_sections(config: Mapping[str, Any]) -> list[html.Section]:
+    """The last sections of every report: the configuration used and the software versions."""
+    return [
+        html.Section("Configuration", html.preformatted(yaml.safe_dump(dict(config), sort_keys=False))),
+        html.Section("Software", html.table(html.software_versions())),
+    ]
+
+
 def build_report(
     config: Mapping[str, Any],
     metrics_paths: Sequence[str | PathLike[str]],
@@ -130,10 +138,7 @@ def build_report(
         predictions = {p.run_id: p for p in map(PredictionSet.load, prediction_dirs)}
         body = _examples_section(frame, Manifest.load(manifest_path), predictions, examples)
         sections.append(html.Section("Examples", body))
-    sections += [
-        html.Section("Configuration", html.preformatted(yaml.safe_dump(dict(config), sort_keys=False))),
-        html.Section("Software", html.table(html.software_versions())),
-    ]
+    sections += closing_sections(config)
     with atomic_open(out) as handle:
         handle.write(html.document("segpipe report", sections))
     if combined_csv is not None:
