@@ -22,12 +22,13 @@ def test_dry_run_of_decode_lists_both_methods(tmp_path):
     result = snakemake(tmp_path, "-n", "-p", "decode", configfile=DECODE_SMOKE)
     assert result.returncode == 0, result.stderr
     assert job_counts(result.stdout) == STAGES
-    snapshots = {yaml.safe_load(path.read_text())["experiments"]["label_types"][0]: path.relative_to(tmp_path)
-                 for path in (tmp_path / "results" / "configs").iterdir()}
-    assert set(snapshots) == {"accurate", "right_lung"}  # the run's configuration and the comparison's
+    (snapshot,) = (tmp_path / "results" / "configs").iterdir()  # the run's configuration
+    (comparison,) = (tmp_path / "results" / "decode" / "configs").iterdir()  # the segmentation stages'
+    assert yaml.safe_load(comparison.read_text())["experiments"]["label_types"] == list(ORGANS)
     for run in UNET_RUNS:
-        assert (f"segpipe train --config {snapshots['right_lung']} --manifest results/decode/preprocessed/manifest.json "
-                f"--run {run} --out results/decode/unet/{run}") in result.stdout
+        assert (f"segpipe train --config {comparison.relative_to(tmp_path)} --manifest "
+                f"results/decode/preprocessed/manifest.json --run {run} --out results/decode/unet/{run}") in result.stdout
+    assert f"segpipe train-landmarks --config {snapshot.relative_to(tmp_path)}" in result.stdout
     assert "--predictions results/decode/hybridgnet/predictions/heart --out results/decode/scores/" in result.stdout
 
 

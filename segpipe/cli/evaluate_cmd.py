@@ -20,7 +20,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "evaluate", help="score predictions against the reference labels (one CSV row per case)",
         description=(
             "Compute the metrics of `evaluate.metrics` for every predicted case against its `evaluate.label_type` "
-            "label file, in physical units. Empty masks: Dice 1 if both are empty, else 0; HD95 0 if both are empty, "
+            "label file (null: the label type of the run that made the predictions), in physical units. Empty masks: Dice 1 if both are empty, else 0; HD95 0 if both are empty, "
             "the image diagonal if only one is."
         ),
     )

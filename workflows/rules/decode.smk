@@ -6,7 +6,7 @@
 #   -> UNet:       preprocess -> train -> predict, one binary run per organ (decode.unet)
 #   -> evaluate both methods' masks per organ with the same metrics -> results/decode/report.html
 # The segmentation stages read a configuration derived from the run's (segpipe.landmarks.compare),
-# snapshotted like CONFIG_SNAPSHOT. Every rule carries the settings it depends on in `params:`
+# snapshotted like CONFIG_SNAPSHOT but under results/decode/configs/. Every rule carries the settings it depends on in `params:`
 # (rerun trigger), as in common.smk.
 from segpipe.experiments import training_settings
 from segpipe.landmarks.compare import comparison_config, compared_runs
@@ -21,7 +21,7 @@ DECODE_REPORT = DECODE / "report.html"
 DECODE_GPUS = int(config["decode"]["train"]["device"] == "cuda")
 
 COMPARISON = comparison_config(config)
-COMPARISON_SNAPSHOT = write_config_snapshot(config_snapshot_path(RESULTS / "configs", COMPARISON), COMPARISON)
+COMPARISON_SNAPSHOT = write_config_snapshot(config_snapshot_path(DECODE / "configs", COMPARISON), COMPARISON)
 COMPARED = compared_runs(config)
 # Predictions directory of every compared run: HybridGNet's come out of one decode job.
 COMPARED_PREDICTIONS = {
