@@ -145,10 +145,12 @@ def _semantic_problems(config: dict[str, Any]) -> list[str]:
     problems.extend(distributed_problems(train, train.get("device", "auto")))
     losses = config.get("losses", {})
     distance_maps = config.get("preprocess", {}).get("distance_maps", False)
-    for name in config.get("experiments", {}).get("losses", []):
+    named = [("experiments.losses", name) for name in config.get("experiments", {}).get("losses", [])]
+    named += [("decode.unet.loss", config.get("decode", {}).get("unet", {}).get("loss", "dicece"))]
+    for key, name in named:
         if name not in losses:
             problems.append(
-                f"'experiments.losses' names {name!r}, which is not defined under 'losses'; "
+                f"'{key}' names {name!r}, which is not defined under 'losses'; "
                 f"defined: {', '.join(sorted(losses)) or '(none)'}"
             )
         elif not distance_maps and any(term.get("name") == "boundary" for term in losses[name].get("terms", [])):

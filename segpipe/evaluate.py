@@ -1,7 +1,8 @@
 """Score a predictions directory against the raw reference labels, one CSV row per case.
 
 The reference is the ``evaluate.label_type`` label file of each case (``Case.labels`` in the
-manifest), read with its geometry, so distances are in physical units. The metrics are those of
+manifest; when it is null, the label type the run was trained on, from the run identifier in the
+predictions' index), read with its geometry, so distances are in physical units. The metrics are those of
 ``evaluate.metrics`` (:mod:`segpipe.metrics`, parameters from the rest of the ``evaluate``
 section); each defines its value for empty masks (e.g. Dice: 1 when both masks are empty, 0 when
 one is; HD95: 0 when both are empty, the image diagonal when one is), so no case is ever dropped
@@ -146,12 +147,12 @@ def evaluate(
         its reference's grid, or has a probability map outside [0, 1].
     """
     settings = config["evaluate"]
-    label_type = settings["label_type"]
     metrics = [get_metric(name) for name in settings["metrics"]]
     manifest_path = Path(manifest_path)
     manifest = Manifest.load(manifest_path)
     predictions = PredictionSet.load(predictions_dir)
     run = RunSpec.parse(predictions.run_id)
+    label_type = settings["label_type"] or run.label_type
     if not predictions.cases:
         raise InputError("the prediction index lists no cases", where=predictions.directory, fix="run `segpipe predict` again")
 
@@ -167,7 +168,8 @@ def evaluate(
         if label_type not in case.labels:
             raise InputError(
                 f"case {case.case_id} has no {label_type!r} label", where=manifest_path,
-                fix=f"set 'evaluate.label_type' to one of: {', '.join(case.labels) or '(none)'}",
+                fix=f"set 'evaluate.label_type' to one of: {', '.join(case.labels) or '(none)'}"
+                + (" (null scores against the run's own label type)" if settings["label_type"] else ""),
             )
         references.append(Path(case.labels[label_type]))
 

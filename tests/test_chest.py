@@ -15,7 +15,8 @@ from segpipe.data.chest import (
     mean_shape,
     sample_anatomy,
 )
-from segpipe.data.landmarks import read_landmark_dataset, read_landmarks, write_landmarks
+from segpipe.data.landmarks import read_landmark_dataset, read_landmarks, write_landmarks, write_segpipe_layout
+from segpipe.data.layout import read_dataset
 from segpipe.data.manifest import IN_DISTRIBUTION
 from segpipe.errors import ConfigError, InputError
 from segpipe.io import read_image, read_mask
@@ -97,8 +98,10 @@ def test_dataset_layout_and_manifest(dataset):
     raw = json.loads((dataset / "dataset.json").read_text())  # the generic dataset.json layout
     assert set(raw) == {"name", "dimensions", "channels", "label_types", "cases"}
     assert raw["label_types"] == ["accurate", "right_lung", "left_lung", "heart"]
-    assert all(set(case) <= {"id", "split", "group", "image", "labels", "small"} for case in raw["cases"])
+    assert all(set(case) == {"id", "split", "group", "image", "labels", "files"} for case in raw["cases"])
     assert all(set(case["labels"]) == set(raw["label_types"]) for case in raw["cases"])
+    assert raw["cases"][0]["files"] == {"landmarks": f"landmarks/{raw['cases'][0]['id']}.csv"}
+    assert read_dataset(dataset).case("test_occluded_0001").files["landmarks"] == str(dataset / "landmarks/test_0001.csv")
     loaded = read_landmark_dataset(dataset, default_template())
     cases = loaded.manifest.cases
     assert [c.split for c in cases].count("train") == 3 and [c.split for c in cases].count("val") == 1
@@ -189,6 +192,25 @@ def test_gaggion_jsrt_layout_drops_in(tmp_path, dataset):
     assert loaded.landmarks("test_JPCNN010").shape == (120, 2)
     with pytest.raises(InputError, match="stores no template"):
         read_landmark_dataset(tmp_path)
+
+    # Imported into segpipe's layout: the segmentation pipeline's reader sees organ masks as label types.
+    assert main(["import-landmarks", "--config", str(_config(tmp_path)), "--dataset", str(tmp_path),
+                 "--out", str(tmp_path / "imported")]) == 0
+    manifest = read_dataset(tmp_path / "imported")
+    assert manifest.label_types == ["accurate", "right_lung", "left_lung", "heart"]
+    imported = read_landmark_dataset(tmp_path / "imported", template)
+    case = imported.manifest.case("train_JPCLN002")
+    assert case.image == str(tmp_path / "Train" / "Images" / "JPCLN002.png")
+    np.testing.assert_array_equal(imported.landmarks(case.case_id), loaded.landmarks(case.case_id))
+    original = read_landmark_dataset(dataset).manifest.case("train_0000")
+    for label_type in manifest.label_types:  # the same image and landmarks give the generator's masks
+        np.testing.assert_array_equal(read_mask(case.labels[label_type])[0], read_mask(original.labels[label_type])[0])
+
+
+def _config(directory):
+    path = directory / "config.yaml"
+    path.write_text(yaml.safe_dump({"decode": {"template": "default"}}))
+    return path
 
 
 def test_template_mismatch_and_unknown_layout(tmp_path, dataset):

@@ -2,7 +2,6 @@
 
 import csv
 import json
-import math
 import os
 import signal
 import subprocess
@@ -10,6 +9,7 @@ import sys
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import yaml
@@ -18,14 +18,19 @@ from segpipe.checkpoint import list_checkpoints
 from segpipe.cli import main
 from segpipe.config import validate_config
 from segpipe.data.chest import ChestSynthConfig, generate_chest_dataset
-from segpipe.data.landmarks import DATASET_FILE, LANDMARKS_FILE, read_landmarks
-from segpipe.errors import InputError
+from segpipe.data.landmarks import TEMPLATE_FILE, read_landmarks
+from segpipe.data.layout import DATASET_JSON, read_dataset
+from segpipe.evaluate import evaluate
+from segpipe.experiments import RunSpec
 from segpipe.io import Geometry, read_image, read_mask, write_image
 from segpipe.landmarks.augment import apply_affine, random_affine, random_intensity
-from segpipe.landmarks.evaluate import betti_numbers_2d, dice, evaluate_decoded, hausdorff95, landmark_errors
+from segpipe.landmarks.decode import decode_dataset
+from segpipe.landmarks.evaluate import evaluate_decoded, landmark_errors
 from segpipe.landmarks.model_file import load_model
 from segpipe.landmarks.train import LOG_COLUMNS, train_landmarks
 from segpipe.models.graph import default_template
+from segpipe.predictions import PredictionSet
+from segpipe.topology import betti_numbers
 
 SMALL_MODEL = {"image_size": 64, "encoder_channels": [8, 16, 32, 32], "graph_channels": 16, "latent_size": 32}
 
@@ -118,13 +123,20 @@ def test_training_beats_the_mean_shape_baseline(trained, dataset, tmp_path):
         ours, baseline = summary[group]["hybridgnet"], summary[group]["mean_shape"]
         assert ours["cases"] == baseline["cases"] == 8
         assert ours["mse_px2"] < baseline["mse_px2"], group
-    clean = summary["indistr"]["hybridgnet"]
-    assert clean["mse_px2"] < 0.5 * summary["indistr"]["mean_shape"]["mse_px2"]
-    assert all(organ["dice"] > 0.8 for organ in clean["organs"].values())
-    with open(tmp_path / "scores" / "masks.csv", newline="") as handle:
-        masks = list(csv.DictReader(handle))
-    assert len(masks) == 2 * 16 * 3  # methods x cases x organs
-    assert all(not math.isnan(float(row["hd95"])) for row in masks)
+    assert summary["indistr"]["hybridgnet"]["mse_px2"] < 0.5 * summary["indistr"]["mean_shape"]["mse_px2"]
+    with open(tmp_path / "scores" / "landmarks.csv", newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == 2 * 16  # methods x cases
+
+    # The masks are predictions directories that `segpipe evaluate` scores against each organ's labels.
+    read_dataset(dataset).save(tmp_path / "manifest.json")
+    config = small_config() | {"evaluate": {"label_type": None, "metrics": ["dice", "hd95", "betti"]}}
+    for organ in default_template().names:
+        predictions = PredictionSet.load(tmp_path / "decoded" / "predictions" / organ)
+        assert RunSpec.parse(predictions.run_id) == RunSpec("landmarks", organ, "large", "hybridgnet", 0)
+        scores = pd.read_csv(evaluate(config, tmp_path / "manifest.json", predictions.directory, tmp_path / f"{organ}.csv"))
+        assert len(scores) == 16 and set(scores["reference"]) == {organ}
+        assert scores[scores["group"] == "indistr"]["dice"].mean() > 0.8
+        assert (scores[["betti0_error", "betti1_error"]] == 0).all().all(), "filled rings: one component, no hole"
 
 
 def _config_file(tmp_path, **train):
@@ -137,31 +149,33 @@ def _config_file(tmp_path, **train):
 def test_decoded_masks_are_rings_with_the_image_geometry(trained, dataset, tmp_path):
     """Decode NIfTI copies of the test images: masks keep spacing/origin and are one hole-free component."""
     _, model_path = trained
-    raw = json.loads((dataset / DATASET_FILE).read_text())
+    raw = json.loads((dataset / DATASET_JSON).read_text())
     geometry = Geometry(spacing=(0.7, 0.4), origin=(-3.0, 12.0), direction=(1.0, 0.0, 0.0, 1.0))
     cases = []
     for case in raw["cases"]:
         if case["split"] == "test" and case["group"] == "indistr":
             image = read_image(dataset / case["image"]).array[0]
             write_image(tmp_path / "data" / f"{case['id']}.nii.gz", image, geometry)
-            cases.append({**case, "image": f"{case['id']}.nii.gz", "labels": {}})
-    (tmp_path / "data" / DATASET_FILE).write_text(json.dumps({**raw, "cases": cases}))
-    index = json.loads((dataset / LANDMARKS_FILE).read_text())
-    index["files"] = {k: str(dataset / v) for k, v in index["files"].items()}
-    (tmp_path / "data" / LANDMARKS_FILE).write_text(json.dumps(index))
-    from segpipe.landmarks.decode import decode_dataset
+            files = {"landmarks": str(dataset / case["files"]["landmarks"])}  # absolute paths are allowed
+            cases.append({**case, "image": f"{case['id']}.nii.gz", "labels": {}, "files": files})
+    (tmp_path / "data" / DATASET_JSON).write_text(json.dumps({**raw, "cases": cases}))
+    (tmp_path / "data" / TEMPLATE_FILE).write_bytes((dataset / TEMPLATE_FILE).read_bytes())
 
-    decoded = json.loads(decode_dataset(model_path, tmp_path / "data", tmp_path / "out").read_text())
+    decoded = json.loads(decode_dataset(model_path, tmp_path / "data", tmp_path / "out", seed=3).read_text())
     assert len(decoded["cases"]) == 8
     for entry in decoded["cases"]:
         points = read_landmarks(tmp_path / "out" / entry["landmarks"], default_template())
         assert np.all((points > -0.5) & (points < 63.5))
-        for organ, relative in entry["masks"].items():
-            mask, mask_geometry = read_mask(tmp_path / "out" / relative)
-            assert relative.endswith(".nii.gz") and mask.shape == (64, 64)
+    for organ, relative in decoded["predictions"].items():
+        predictions = PredictionSet.load(tmp_path / "out" / relative)
+        assert predictions.run_id == f"landmarks.{organ}.large.hybridgnet.s3" and len(predictions.cases) == 8
+        for predicted in predictions.cases:
+            mask, mask_geometry = read_mask(predicted.mask)
+            assert predicted.mask.name.endswith("_mask.nii.gz") and mask.shape == (64, 64)
             assert mask_geometry.matches(geometry)
             assert set(np.unique(mask)) <= {0, 1}
-            assert betti_numbers_2d(mask) == (1, 0), f"{organ} of {entry['case_id']}"
+            np.testing.assert_array_equal(read_image(predicted.probability).array[0], mask.astype(np.float32))
+            assert tuple(betti_numbers(mask)) == (1, 0), f"{organ} of {predicted.case_id}"
 
 
 def test_resume_after_kill_matches_an_uninterrupted_run(dataset, tmp_path, one_thread):
@@ -211,31 +225,6 @@ def test_cli_errors_are_clean(tmp_path, dataset, capsys):
     assert main(["evaluate-decode", "--config", str(config), "--decoded", str(tmp_path), "--dataset", str(dataset),
                  "--out", str(tmp_path / "scores")]) == 2
     assert "run `segpipe decode` first" in capsys.readouterr().err
-
-
-def test_betti_numbers_of_known_masks():
-    ring = np.zeros((9, 9), bool)
-    ring[2:7, 2:7] = True
-    ring[4, 4] = False
-    assert betti_numbers_2d(ring) == (1, 1)
-    diagonal = np.eye(4, dtype=bool)  # 8-connected: one component; its background is one 4-connected piece
-    assert betti_numbers_2d(diagonal) == (1, 0)
-    corner_hole = np.ones((4, 4), bool)
-    corner_hole[0, 0] = False  # touches the border: not a hole
-    assert betti_numbers_2d(corner_hole) == (1, 0)
-    assert betti_numbers_2d(np.zeros((3, 3), bool)) == (0, 0)
-
-
-def test_dice_and_hausdorff_with_spacing_and_empty_masks():
-    a = np.zeros((10, 10), bool)
-    a[2:5, 2:5] = True
-    b = np.zeros((10, 10), bool)
-    b[2:6, 2:5] = True
-    assert dice(a, b) == pytest.approx(2 * 9 / (9 + 12))
-    assert hausdorff95(a, b, (2.0, 1.0)) == pytest.approx(2.0)  # one row further, rows 2 mm apart
-    empty = np.zeros_like(a)
-    assert dice(empty, empty) == 1.0 and hausdorff95(empty, empty, (1.0, 1.0)) == 0.0
-    assert hausdorff95(empty, a, (2.0, 1.0)) == pytest.approx(math.hypot(20.0, 10.0))
 
 
 def test_landmark_errors_follow_gaggions_definition():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import yaml
 
-from segpipe.data.layout import read_dataset
+from segpipe.data.layout import read_dataset, write_dataset_json
 from segpipe.data.mortar import MortarSpec, generate_mortar_dataset
 from segpipe.errors import InputError
 from segpipe.io import Geometry, write_image
@@ -136,6 +136,34 @@ def test_generic_layout_reads_volumes(tmp_path):
     assert [c.case_id for c in manifest.cases] == ["a", "b", "c"]
     assert manifest.case("a").small and manifest.case("c").group == "noisy_scanner" and not manifest.case("c").labels
     assert manifest.case("b").labels["accurate"] == str(tmp_path / "labels" / "b.nii.gz")
+
+
+def test_generic_extra_files_are_checked_and_written_back(tmp_path):
+    volume = np.zeros((4, 5, 6), dtype=np.float32)
+    write_image(tmp_path / "images" / "a.nii.gz", volume, GEOMETRY)
+    write_image(tmp_path / "labels" / "a.nii.gz", volume.astype(np.uint8), GEOMETRY)
+    (tmp_path / "a_points.csv").write_text("x,y,z\n1,2,3\n")
+    root = _generic(tmp_path, [
+        {"id": "a", "split": "train", "image": "images/a.nii.gz", "labels": {"accurate": "labels/a.nii.gz"},
+         "files": {"points": "a_points.csv"}},
+        {"id": "b", "split": "test", "image": "images/a.nii.gz", "files": {"points": "b_points.csv", "bad role": "x"}},
+    ])
+    with pytest.raises(InputError) as caught:
+        read_dataset(root)
+    message = str(caught.value)
+    assert "cases/1/files: 'bad role' does not match" in message
+    document = json.loads((root / "dataset.json").read_text())
+    del document["cases"][1]["files"]["bad role"]
+    (root / "dataset.json").write_text(json.dumps(document))
+    with pytest.raises(InputError, match="b_points.csv: points file of case b is missing"):
+        read_dataset(root)
+    document["cases"][1]["files"] = {}
+    (root / "dataset.json").write_text(json.dumps(document))
+    manifest = read_dataset(root)
+    assert manifest.case("a").files == {"points": str(tmp_path / "a_points.csv")} and manifest.case("b").files == {}
+
+    write_dataset_json(tmp_path / "copy", manifest)  # absolute paths: reads back from anywhere
+    assert read_dataset(tmp_path / "copy").cases == manifest.cases
 
 
 def test_dataset_json_wins_over_splits_yaml(tmp_path, synthetic):

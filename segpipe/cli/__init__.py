@@ -25,9 +25,11 @@ COMMAND_MODULES: tuple[str, ...] = (
     "segpipe.cli.predict_cmd",
     "segpipe.cli.evaluate_cmd",
     "segpipe.cli.report_cmd",
+    "segpipe.cli.import_landmarks",
     "segpipe.cli.train_landmarks",
     "segpipe.cli.decode",
     "segpipe.cli.evaluate_decode",
+    "segpipe.cli.report_decode",
 )
 
 

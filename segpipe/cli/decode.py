@@ -14,8 +14,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "decode",
         help="decode landmark contours and organ masks with a trained HybridGNet",
         description=(
-            "Predict landmarks for the images of a landmark dataset; write landmarks/<case>.csv, "
-            "masks/<organ>/<case> with the image geometry and the index decoded.json to --out."
+            "Predict landmarks for the images of a landmark dataset; write landmarks/<case>.csv, one predictions "
+            "directory per organ (predictions/<organ>/, scored by `segpipe evaluate`) with the image geometry and "
+            "the index decoded.json to --out."
         ),
     )
     add_config_option(parser)
@@ -38,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     set_torch_threads(args.threads)
     device = resolve_device(config["decode"]["train"]["device"])
-    path = decode_dataset(args.model, args.dataset, args.out, split=args.split, groups=args.group, device=device)
+    path = decode_dataset(args.model, args.dataset, args.out, split=args.split, groups=args.group,
+                          seed=config["decode"]["train"]["seed"], device=device)
     print(f"segpipe decode: wrote {path}")
     return 0

@@ -21,7 +21,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "evaluate", help="score predictions against the reference labels (one CSV row per case)",
         description=(
             "Compute the metrics of `evaluate.metrics` for every predicted case against its `evaluate.label_type` "
-            "label file, in physical units, one worker process per core over the cases. Every metric defines its "
+            "label file (null: the label type of the run that made the predictions), in physical units, one worker process per core over the cases. Every metric defines its "
             "value for empty masks (e.g. Dice 1 if both are empty, else 0; HD95 and ASSD 0 if both are empty, the "
             "image diagonal if only one is); `segpipe report` lists them all."
         ),

@@ -1,4 +1,4 @@
-"""``segpipe evaluate-decode``: score decoded landmarks and masks against references and the mean shape."""
+"""``segpipe evaluate-decode``: score decoded landmarks against the references and the mean shape."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``segpipe evaluate-decode``."""
     parser = subparsers.add_parser(
         "evaluate-decode",
-        help="score decoded landmarks/masks (Dice, HD95, Betti errors, landmark MSE vs mean shape)",
+        help="score decoded landmarks (landmark MSE and distance vs the mean-shape baseline)",
         description=(
-            "Score the output of `segpipe decode` against the dataset's landmarks; write masks.csv, landmarks.csv "
-            "and summary.json to --out."
+            "Score the landmarks written by `segpipe decode` and the mean training shape against the dataset's "
+            "landmarks; write landmarks.csv and summary.json to --out. The decoded masks are scored by "
+            "`segpipe evaluate` like any predictions."
         ),
     )
     add_config_option(parser)

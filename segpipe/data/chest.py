@@ -32,7 +32,14 @@ import numpy as np
 from scipy import ndimage
 from scipy.interpolate import CubicSpline
 
-from segpipe.data.landmarks import write_generic_dataset, write_landmark_index, write_landmarks
+from segpipe.data.landmarks import (
+    LANDMARKS,
+    reference_label_types,
+    write_landmarks,
+    write_reference_masks,
+    write_template,
+)
+from segpipe.data.layout import write_dataset_json
 from segpipe.data.manifest import IN_DISTRIBUTION, Case, Manifest
 from segpipe.errors import ConfigError
 from segpipe.io import write_image
@@ -40,8 +47,6 @@ from segpipe.models.graph import GraphTemplate, Organ, normalised_to_pixels, ras
 
 #: Group name of the occluded test cases.
 OCCLUDED = "occluded"
-#: Label type holding the union of all organs (the binary target of the segmentation pipeline).
-UNION_LABEL = "accurate"
 
 # Control points (u, v) of the mean shapes in the canonical thorax frame, clockwise on screen,
 # starting at landmark 0. The left clavicle mirrors the right one.
@@ -283,8 +288,8 @@ def generate_chest_dataset(out: str | PathLike[str], template: GraphTemplate, co
     ----------
     out
         Dataset directory (created). Receives ``images/``, ``landmarks/`` (CSV), ``labels/<type>/``
-        (PNG {0, 255}; one type per organ plus ``accurate``, the union of organs), ``dataset.json``
-        and ``landmarks.json``.
+        (PNG {0, 255}; one type per organ plus ``accurate``, the union of organs),
+        ``landmark_template.json`` and ``dataset.json`` (each case's landmark file under ``files``).
     template
         Organs and landmark counts written to the landmark files; every organ must be one the
         generator knows (:data:`MEAN_SHAPE_POINTS`). Organs outside the template are still drawn.
@@ -306,7 +311,6 @@ def generate_chest_dataset(out: str | PathLike[str], template: GraphTemplate, co
     size = config.image_size
     counts = {**_RENDER_LANDMARKS, **{o.name: o.n_landmarks for o in template.organs}}
     cases: list[Case] = []
-    files: dict[str, str] = {}
     for split_number, (split, count) in enumerate((("train", config.n_train), ("val", config.n_val), ("test", config.n_test))):
         for index in range(count):
             rng = np.random.default_rng([config.seed, split_number, index])
@@ -315,26 +319,21 @@ def generate_chest_dataset(out: str | PathLike[str], template: GraphTemplate, co
             points = normalised_to_pixels(np.concatenate([anatomy.landmarks[name] for name in template.names]), (size, size))
             case = _write_case(out, Case(f"{split}_{index:04d}", split, IN_DISTRIBUTION, ""), image, points, template)
             cases.append(case)
-            files[case.case_id] = f"landmarks/{case.case_id}.csv"
             if split == "test":
                 occluded_id = f"test_occluded_{index:04d}"
                 occluded = replace(case, case_id=occluded_id, group=OCCLUDED, image=f"images/{occluded_id}.png")
                 write_image(out / occluded.image, _to_uint8(occlude(image, points, rng, config)))
                 cases.append(occluded)
-                files[occluded.case_id] = files[case.case_id]
     cases.sort(key=lambda case: (case.split, case.group != IN_DISTRIBUTION, case.case_id))
-    write_landmark_index(out, template, files)
-    label_types = [UNION_LABEL, *template.names]
-    return write_generic_dataset(out, Manifest(name="chest", dimensions=2, channels=1, label_types=label_types, cases=cases))
+    write_template(out, template)
+    manifest = Manifest(name="chest", dimensions=2, channels=1, label_types=reference_label_types(template), cases=cases)
+    return write_dataset_json(out, manifest)
 
 
 def _write_case(out: Path, case: Case, image: np.ndarray, points: np.ndarray, template: GraphTemplate) -> Case:
     """Write one image with its landmarks, organ masks and their union; return the case with its paths."""
-    masks = rasterize(points, template, image.shape)
-    masks[UNION_LABEL] = np.maximum.reduce(list(masks.values()))
-    labels = {label_type: f"labels/{label_type}/{case.case_id}.png" for label_type in (UNION_LABEL, *template.names)}
-    for label_type, relative in labels.items():
-        write_image(out / relative, masks[label_type] * np.uint8(255))
-    write_landmarks(out / f"landmarks/{case.case_id}.csv", points)
+    labels = write_reference_masks(out, case.case_id, points, template, image.shape)
+    landmarks = f"landmarks/{case.case_id}.csv"
+    write_landmarks(out / landmarks, points)
     write_image(out / f"images/{case.case_id}.png", _to_uint8(image))
-    return replace(case, image=f"images/{case.case_id}.png", labels=labels)
+    return replace(case, image=f"images/{case.case_id}.png", labels=labels, files={LANDMARKS: landmarks})

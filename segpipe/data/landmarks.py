@@ -14,14 +14,15 @@ Dataset layouts
 ---------------
 ``read_landmark_dataset`` accepts two layouts:
 
-1. segpipe's: the generic ``dataset.json`` (``name``, ``dimensions``, ``channels``,
-   ``label_types`` and ``cases`` with ``id``, ``split``, ``group``, ``image`` and ``labels``, paths
-   relative to the dataset root; the chest data's label types are the organ masks plus
-   ``accurate``, their union) and ``landmarks.json`` (``{"template": {...}, "files": {id: relative
-   path}}``), as written by ``segpipe synth chest``. Landmarks live in their own file because the
-   generic ``dataset.json`` schema admits no extra keys.
+1. segpipe's: the generic ``dataset.json`` read by :func:`segpipe.data.layout.read_dataset`, each
+   case listing its landmark file under ``files`` (``"files": {"landmarks": "landmarks/x.csv"}``;
+   for the chest data, the label types are the organ masks plus ``accurate``, their union), and
+   ``landmark_template.json``, the template of every landmark file (``{"template": {...}}``), as
+   written by ``segpipe synth chest``.
 2. Gaggion's JSRT layout: ``Train/``, ``Val/``, ``Test/`` (any capitalisation), each with ``Images/``
    (PNG) and ``landmarks/`` (``.npy`` or ``.csv`` with the image's stem). All cases are in-distribution.
+   :func:`write_segpipe_layout` turns it into the first layout (reference masks rasterised from the
+   landmarks), which the segmentation pipeline can read.
 """
 
 from __future__ import annotations
@@ -29,20 +30,25 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from os import PathLike
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from segpipe.data.layout import DATASET_JSON, read_dataset, write_dataset_json
 from segpipe.data.manifest import IN_DISTRIBUTION, Case, Manifest
 from segpipe.errors import InputError
 from segpipe.fsutil import atomic_open, write_json
-from segpipe.models.graph import GraphTemplate
+from segpipe.io import Geometry, read_image, write_image
+from segpipe.models.graph import GraphTemplate, rasterize
 
-DATASET_FILE = "dataset.json"
-LANDMARKS_FILE = "landmarks.json"
+#: File holding the landmark template of a dataset in segpipe's layout.
+TEMPLATE_FILE = "landmark_template.json"
+#: Role of the landmark file in ``Case.files``.
+LANDMARKS = "landmarks"
+#: Label type of the union of all organs (the binary target of the segmentation pipeline).
+UNION_LABEL = "accurate"
 _GAGGION_SPLITS = ("train", "val", "test")
 
 
@@ -109,56 +115,27 @@ class LandmarkDataset:
     root
         Dataset directory.
     manifest
-        The cases (absolute image and label paths).
+        The cases (absolute paths); a case's landmark file is ``case.files["landmarks"]``.
     template
         Landmark template of every landmark file.
-    files
-        Case identifier to absolute landmark file path.
     """
 
     root: Path
     manifest: Manifest
     template: GraphTemplate
-    files: dict[str, Path]
 
     def landmarks(self, case_id: str) -> np.ndarray:
         """``(n, 2)`` pixel landmarks of case ``case_id``."""
-        return read_landmarks(self.files[case_id], self.template)
+        return read_landmarks(self.manifest.case(case_id).files[LANDMARKS], self.template)
 
     def cases(self, split: str | None = None, group: str | None = None) -> list[Case]:
         """Cases of ``split`` and ``group`` (``None`` matches any) that have landmarks."""
-        return [case for case in self.manifest.select(split=split, group=group) if case.case_id in self.files]
+        return [case for case in self.manifest.select(split=split, group=group) if LANDMARKS in case.files]
 
 
-def write_generic_dataset(root: str | PathLike[str], manifest: Manifest) -> Path:
-    """Write ``manifest`` (image and label paths relative to ``root``) as the generic ``dataset.json``."""
-    cases = [
-        {"id": c.case_id, "split": c.split, "group": c.group, "image": c.image, "labels": c.labels} for c in manifest.cases
-    ]
-    document = {"name": manifest.name, "dimensions": manifest.dimensions, "channels": manifest.channels,
-                "label_types": manifest.label_types, "cases": cases}
-    return write_json(Path(root) / DATASET_FILE, document)
-
-
-def _read_generic_dataset(root: Path) -> Manifest:
-    """Read ``dataset.json`` with absolute paths (the part of ``segpipe.data.layout.read_dataset`` needed here)."""
-    raw = _load_json(root / DATASET_FILE)
-    try:
-        cases = [
-            Case(
-                case["id"], case["split"], case.get("group", IN_DISTRIBUTION), str(root / case["image"]),
-                {label_type: str(root / path) for label_type, path in case.get("labels", {}).items()},
-            )
-            for case in raw["cases"]
-        ]
-        return Manifest(raw["name"], raw["dimensions"], raw["channels"], list(raw["label_types"]), cases)
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise InputError(f"malformed dataset description ({exc!r})", where=root / DATASET_FILE, fix="regenerate the dataset") from exc
-
-
-def write_landmark_index(root: str | PathLike[str], template: GraphTemplate, files: dict[str, str]) -> Path:
-    """Write ``landmarks.json``: the template and each case's landmark file (relative to ``root``)."""
-    return write_json(Path(root) / LANDMARKS_FILE, {"template": template.to_dict(), "files": files})
+def write_template(root: str | PathLike[str], template: GraphTemplate) -> Path:
+    """Write ``root/landmark_template.json``, the template of a dataset's landmark files."""
+    return write_json(Path(root) / TEMPLATE_FILE, {"template": template.to_dict()})
 
 
 def read_landmark_dataset(root: str | PathLike[str], template: GraphTemplate | None = None) -> LandmarkDataset:
@@ -178,44 +155,40 @@ def read_landmark_dataset(root: str | PathLike[str], template: GraphTemplate | N
         If the directory is in neither layout, or the template does not match.
     """
     root = Path(root)
-    if (root / DATASET_FILE).is_file():
+    if (root / DATASET_JSON).is_file():
         return _read_segpipe_layout(root, template)
     if _gaggion_split_dirs(root):
         if template is None:
             raise InputError("a JSRT-style dataset stores no template", where=root, fix="set decode.template")
         return _read_gaggion_layout(root, template)
     raise InputError(
-        f"not a landmark dataset: neither {DATASET_FILE} nor Train/Val/Test folders with Images/ and landmarks/",
+        f"not a landmark dataset: neither {DATASET_JSON} nor Train/Val/Test folders with Images/ and landmarks/",
         where=root,
         fix="generate one with `segpipe synth chest` or arrange files in Gaggion's JSRT layout",
     )
 
 
-def _load_json(path: Path) -> Any:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except FileNotFoundError as exc:
-        raise InputError("file not found", where=path, fix="regenerate the dataset") from exc
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON ({exc})", where=path, fix="regenerate the dataset") from exc
-
-
 def _read_segpipe_layout(root: Path, template: GraphTemplate | None) -> LandmarkDataset:
-    manifest = _read_generic_dataset(root)
-    index = _load_json(root / LANDMARKS_FILE)
+    manifest = read_dataset(root)
+    path = root / TEMPLATE_FILE
     try:
-        stored = GraphTemplate.from_dict(index["template"], source=str(root / LANDMARKS_FILE))
-        files = {case_id: root / relative for case_id, relative in index["files"].items()}
-    except (KeyError, TypeError) as exc:
-        raise InputError(f"malformed dataset description ({exc})", where=root, fix="regenerate the dataset") from exc
+        stored = GraphTemplate.from_dict(json.loads(path.read_text(encoding="utf-8"))["template"], source=str(path))
+    except FileNotFoundError as exc:
+        raise InputError("landmark template not found", where=path, fix="regenerate the dataset") from exc
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise InputError(f"malformed landmark template file ({exc})", where=path, fix="regenerate the dataset") from exc
     if template is not None and template != stored:
         raise InputError(
             f"the dataset's landmark template {stored.to_dict()} differs from the configured {template.to_dict()}",
-            where=root / LANDMARKS_FILE,
+            where=path,
             fix="set decode.template to the dataset's template or regenerate the dataset",
         )
-    return LandmarkDataset(root, manifest, stored, files)
+    if not any(LANDMARKS in case.files for case in manifest.cases):
+        raise InputError(
+            f"no case lists a landmark file (\"files\": {{\"{LANDMARKS}\": ...}})", where=root / DATASET_JSON,
+            fix="list each case's landmark file in dataset.json",
+        )
+    return LandmarkDataset(root, manifest, stored)
 
 
 def _gaggion_split_dirs(root: Path) -> dict[str, Path]:
@@ -236,16 +209,91 @@ def _child(directory: Path, name: str) -> Path | None:
 
 
 def _read_gaggion_layout(root: Path, template: GraphTemplate) -> LandmarkDataset:
-    cases, files = [], {}
+    cases = []
     for split, directory in sorted(_gaggion_split_dirs(root).items()):
         images, landmarks = _child(directory, "images"), _child(directory, "landmarks")
         by_stem = {p.stem: p for p in landmarks.iterdir() if p.suffix.lower() in (".npy", ".csv")}
         for image in sorted(images.glob("*.png")):
             if image.stem in by_stem:
-                case_id = f"{split}_{image.stem}"
-                cases.append(Case(case_id, split, IN_DISTRIBUTION, str(image.resolve())))
-                files[case_id] = by_stem[image.stem].resolve()
+                files = {LANDMARKS: str(by_stem[image.stem].resolve())}
+                cases.append(Case(f"{split}_{image.stem}", split, IN_DISTRIBUTION, str(image.resolve()), files=files))
     if not cases:
         raise InputError("no image has a landmark file of the same name", where=root, fix="name files e.g. JPCLN001.png and JPCLN001.npy")
     manifest = Manifest(name=root.name, dimensions=2, channels=1, label_types=[], cases=cases)
-    return LandmarkDataset(root, manifest, template, files)
+    return LandmarkDataset(root, manifest, template)
+
+
+def write_segpipe_layout(dataset: LandmarkDataset, out: str | PathLike[str]) -> Path:
+    """Describe a landmark dataset in segpipe's layout, with reference masks rasterised from its landmarks.
+
+    Images and landmark files stay where they are (``dataset.json`` lists their absolute paths);
+    ``out/labels/<organ>/<case>.png`` and ``out/labels/accurate/<case>.png`` (the union of the
+    organs) are written for every case with landmarks, filled as in
+    :func:`segpipe.models.graph.rasterize` ({0, 255} PNG on the image's pixel grid and geometry).
+
+    Parameters
+    ----------
+    dataset
+        A landmark dataset, e.g. in Gaggion's JSRT layout.
+    out
+        Directory of the new description (created).
+
+    Returns
+    -------
+    Path
+        ``out/dataset.json``, written last.
+    """
+    out = Path(out)
+    cases = []
+    for case in dataset.cases():
+        image = read_image(case.image)
+        points = dataset.landmarks(case.case_id)
+        labels = write_reference_masks(out, case.case_id, points, dataset.template, image.spatial_shape, image.geometry)
+        cases.append(replace(case, labels=labels))
+    write_template(out, dataset.template)
+    return write_dataset_json(out, replace(dataset.manifest, label_types=reference_label_types(dataset.template), cases=cases))
+
+
+def reference_label_types(template: GraphTemplate) -> list[str]:
+    """Label types of a landmark dataset in segpipe's layout: the union of the organs, then each organ."""
+    return [UNION_LABEL, *template.names]
+
+
+def write_reference_masks(
+    root: Path,
+    case_id: str,
+    points: np.ndarray,
+    template: GraphTemplate,
+    shape: tuple[int, ...],
+    geometry: Geometry | None = None,
+) -> dict[str, str]:
+    """Write the masks of a case's landmarks: ``root/labels/<type>/<case_id>.png`` for every reference label type.
+
+    Parameters
+    ----------
+    root
+        Dataset directory.
+    case_id
+        Case identifier (the file name).
+    points
+        ``(n, 2)`` pixel landmarks of ``template``.
+    template
+        Organs of the landmarks.
+    shape
+        ``(rows, cols)`` of the case's image.
+    geometry
+        Geometry of the case's image, given to the masks (``None``: unit spacing).
+
+    Returns
+    -------
+    dict
+        Label type to path relative to ``root``: each organ filled as in
+        :func:`segpipe.models.graph.rasterize`, and ``accurate``, their union ({0, 255} PNG).
+    """
+    masks = rasterize(points, template, shape)
+    masks[UNION_LABEL] = np.maximum.reduce(list(masks.values()))
+    labels = {}
+    for label_type in reference_label_types(template):
+        labels[label_type] = f"labels/{label_type}/{case_id}.png"
+        write_image(root / labels[label_type], masks[label_type] * np.uint8(255), geometry)
+    return labels

@@ -34,8 +34,9 @@ For NIfTI, MHA/MHD, NRRD, PNG or TIFF data (``segpipe synth vessels`` writes thi
          "group": "indistr",             optional (default indistr): in-distribution or a named shift
          "image": "images/001.nii.gz",   path relative to DIR (or absolute)
          "labels": {"accurate": "labels/001.nii.gz"},   optional per case (test cases may lack them)
-         "small": true}                  optional (default false): member of the small training set
-      ]
+         "small": true,                  optional (default false): member of the small training set
+         "files": {"landmarks": "landmarks/001.csv"}}   optional: other per-case files by role,
+      ]                                  checked to exist and passed on as ``Case.files``
     }
 
 If a directory holds both files, ``dataset.json`` is used. Every problem found (missing files,
@@ -57,7 +58,7 @@ import yaml
 
 from segpipe.data.manifest import IN_DISTRIBUTION, Case, Manifest
 from segpipe.errors import InputError
-from segpipe.fsutil import atomic_open
+from segpipe.fsutil import atomic_open, write_json
 from segpipe.io import PNG_SUFFIXES, SUPPORTED_SUFFIXES, TIFF_SUFFIXES, read_image, suffix_of
 
 SPLITS_FILE = "splits.yaml"
@@ -96,6 +97,11 @@ DATASET_JSON_SCHEMA: dict[str, Any] = {
                     "image": {"type": "string", "minLength": 1},
                     "labels": {"type": "object", "additionalProperties": {"type": "string", "minLength": 1}},
                     "small": {"type": "boolean"},
+                    "files": {
+                        "type": "object",
+                        "propertyNames": {"pattern": _NAME_PATTERN},
+                        "additionalProperties": {"type": "string", "minLength": 1},
+                    },
                 },
             },
         },
@@ -324,6 +330,11 @@ def _read_generic(root: Path) -> Manifest:
                 problems.append(f"{where}: {role} {relative!r} cannot hold a 3D volume (use .nii.gz, .mha or .nrrd)")
             elif not file.is_file():
                 problems.append(f"{file}: {role} of case {case_id} is missing")
+        for role, relative in entry.get("files", {}).items():
+            file = (root / relative).resolve()
+            resolved[f"{role} file"] = str(file)
+            if not file.is_file():
+                problems.append(f"{file}: {role} file of case {case_id} is missing")
         labels = entry.get("labels", {})
         unknown = sorted(set(labels) - set(label_types))
         if unknown:
@@ -334,6 +345,38 @@ def _read_generic(root: Path) -> Manifest:
         cases.append(Case(
             case_id, entry["split"], entry.get("group", IN_DISTRIBUTION), resolved["image"],
             {t: resolved[f"{t} label"] for t in labels}, small=bool(entry.get("small", False)),
+            files={role: resolved[f"{role} file"] for role in entry.get("files", {})},
         ))
     _raise_if(problems, root, fix)
     return Manifest(document["name"], document["dimensions"], document["channels"], list(label_types), _ordered(cases))
+
+
+def write_dataset_json(root: str | PathLike[str], manifest: Manifest) -> Path:
+    """Write ``manifest`` as ``root/dataset.json`` (atomically), the inverse of :func:`read_dataset`.
+
+    Parameters
+    ----------
+    root
+        Dataset directory.
+    manifest
+        The cases; their image, label and extra file paths are written as given, so pass them
+        relative to ``root`` (absolute paths are read back unchanged). ``small`` and ``files`` are
+        written only where set.
+
+    Returns
+    -------
+    Path
+        The ``dataset.json`` path.
+    """
+    cases = []
+    for case in manifest.cases:
+        entry: dict[str, Any] = {"id": case.case_id, "split": case.split, "group": case.group, "image": case.image,
+                                 "labels": dict(case.labels)}
+        if case.small:
+            entry["small"] = True
+        if case.files:
+            entry["files"] = dict(case.files)
+        cases.append(entry)
+    document = {"name": manifest.name, "dimensions": manifest.dimensions, "channels": manifest.channels,
+                "label_types": list(manifest.label_types), "cases": cases}
+    return write_json(Path(root) / DATASET_JSON, document)

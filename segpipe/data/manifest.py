@@ -40,6 +40,9 @@ class Case:
         Whether the case belongs to the small training set.
     data
         Path of the preprocessed case file, relative to the manifest's directory (set by preprocess).
+    files
+        Other per-case files by role (e.g. ``"landmarks"``), absolute paths; the generic
+        ``dataset.json`` layout lists them under ``files``.
     """
 
     case_id: str
@@ -49,6 +52,7 @@ class Case:
     labels: dict[str, str] = field(default_factory=dict)
     small: bool = False
     data: str | None = None
+    files: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

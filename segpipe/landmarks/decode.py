@@ -6,11 +6,20 @@ landmark file (same format as the inputs, so outputs can be read back as referen
 into one binary mask per organ with the image's geometry. Every organ mask is the inside of one
 closed ring: one component without holes unless the predicted ring crosses itself.
 
+The masks of each organ form one predictions directory in the layout of
+:mod:`segpipe.predictions`, so that ``segpipe evaluate`` and the report treat them like any
+segmentation network's predictions. Its run identifier is :func:`mask_run` of the organ:
+``landmarks.<organ>.large.hybridgnet.s<seed>`` (loss ``landmarks``, label type the organ, all
+training cases, framework ``hybridgnet``). HybridGNet predicts contours, not probabilities: the
+probability map of a case is its mask as 0.0/1.0 (threshold 0.5).
+
 Output directory
 ----------------
-``landmarks/<case>.csv``, ``masks/<organ>/<case>.<suffix>`` (PNG {0, 255} for PNG/TIFF inputs, else
-the input's format with its geometry) and ``decoded.json``, the index (written last), listing per
-case its split, group, landmark file and mask files relative to the output directory.
+``landmarks/<case>.csv``, ``predictions/<organ>/`` (``<case>_mask.png`` and ``<case>_prob.tif`` for
+PNG/TIFF inputs, else the input's format with its geometry, and ``index.json``) and
+``decoded.json``, the index (written last): the model, the template, the predictions directory of
+each organ and, per case, its split, group and landmark file, paths relative to the output
+directory.
 """
 
 from __future__ import annotations
@@ -23,18 +32,23 @@ import torch
 
 from segpipe.data.landmarks import read_landmark_dataset, write_landmarks
 from segpipe.errors import InputError
+from segpipe.experiments import RunSpec
 from segpipe.fsutil import write_json
-from segpipe.io import NIFTI_SUFFIXES, ITK_SUFFIXES, suffix_of, write_image
+from segpipe.io import write_image
 from segpipe.landmarks.images import prepare_image
 from segpipe.landmarks.model_file import load_model
 from segpipe.models.graph import normalised_to_pixels, rasterize
+from segpipe.predictions import INDEX, PredictedCase, case_paths, write_index
 
 INDEX_FILE = "decoded.json"
+#: Loss and framework parts of the run identifiers of HybridGNet's masks.
+LOSS, FRAMEWORK = "landmarks", "hybridgnet"
+_THRESHOLD = 0.5
 
 
-def _mask_suffix(image_path: str) -> str:
-    suffix = suffix_of(image_path)
-    return suffix if suffix in NIFTI_SUFFIXES + ITK_SUFFIXES else ".png"
+def mask_run(organ: str, seed: int) -> RunSpec:
+    """The run identifying HybridGNet's masks of ``organ`` (see the module notes)."""
+    return RunSpec(LOSS, organ, "large", FRAMEWORK, int(seed))
 
 
 def decode_dataset(
@@ -44,6 +58,7 @@ def decode_dataset(
     *,
     split: str = "test",
     groups: list[str] | None = None,
+    seed: int = 0,
     device: str | torch.device = "cpu",
     batch_size: int = 8,
 ) -> Path:
@@ -59,6 +74,8 @@ def decode_dataset(
         Output directory (see the module notes).
     split, groups
         Which cases to decode.
+    seed
+        Training seed of the model, recorded in the run identifiers of the masks.
     device
         Torch device.
     batch_size
@@ -83,8 +100,12 @@ def decode_dataset(
             f"no {split!r} cases in groups {groups or 'any'}", where=dataset_dir, fix="check --split and --group"
         )
     out_dir = Path(out_dir)
+    directories = {organ: out_dir / "predictions" / organ for organ in template.names}
+    for directory in directories.values():  # an interrupted run must not leave a complete-looking directory
+        (directory / INDEX).unlink(missing_ok=True)
+    (out_dir / INDEX_FILE).unlink(missing_ok=True)
     size = model.config.image_size
-    entries = []
+    entries, predicted = [], {organ: [] for organ in template.names}
     for start in range(0, len(cases), batch_size):
         chunk = cases[start : start + batch_size]
         prepared = [prepare_image(case.image, size) for case in chunk]
@@ -94,12 +115,17 @@ def decode_dataset(
             points = normalised_to_pixels(normalised, image.shape)
             landmark_file = f"landmarks/{case.case_id}.csv"
             write_landmarks(out_dir / landmark_file, points)
-            masks, suffix = {}, _mask_suffix(case.image)
-            foreground = np.uint8(255 if suffix == ".png" else 1)  # segpipe stores PNG masks as {0, 255}
             for organ, mask in rasterize(points, template, image.shape).items():
-                masks[organ] = f"masks/{organ}/{case.case_id}{suffix}"
-                write_image(out_dir / masks[organ], mask * foreground, image.geometry)
-            entries.append(
-                {"case_id": case.case_id, "split": case.split, "group": case.group, "landmarks": landmark_file, "masks": masks}
-            )
-    return write_json(out_dir / INDEX_FILE, {"model": str(Path(model_path).resolve()), "template": template.to_dict(), "cases": entries})
+                mask_path, probability_path = case_paths(directories[organ], case.case_id, case.image)
+                write_image(mask_path, mask > 0, image.geometry)  # PNG stores {0, 255}, volumes {0, 1}
+                write_image(probability_path, mask.astype(np.float32), image.geometry)
+                predicted[organ].append(PredictedCase(case.case_id, mask_path, probability_path, case.split, case.group))
+            entries.append({"case_id": case.case_id, "split": case.split, "group": case.group, "landmarks": landmark_file})
+    for organ, directory in directories.items():
+        write_index(directory, mask_run(organ, seed).run_id, _THRESHOLD, predicted[organ])
+    return write_json(out_dir / INDEX_FILE, {
+        "model": str(Path(model_path).resolve()),
+        "template": template.to_dict(),
+        "predictions": {organ: str(directory.relative_to(out_dir)) for organ, directory in directories.items()},
+        "cases": entries,
+    })

@@ -59,4 +59,4 @@ GPUS = {stage: int(config[stage]["device"] == "cuda") for stage in ("train", "pr
 
 
 wildcard_constraints:
-    run=r"[A-Za-z0-9_-]+\.[a-z]+\.[a-z]+\.[A-Za-z0-9_-]+\.s\d+",
+    run=r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[a-z]+\.[A-Za-z0-9_-]+\.s\d+",

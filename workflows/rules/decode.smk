@@ -1,25 +1,45 @@
-# Decode (target `decode`): HybridGNet landmark decoding, independent of the segmentation grid.
-#   synthetic chest data (or decode.dataset) -> train HybridGNet -> decode the test split
-#   (clean and occluded groups) -> evaluate against the references and the mean-shape baseline.
-# Every rule carries the configuration it depends on in `params:` (rerun trigger), as in common.smk.
+# Decode (target `decode`): HybridGNet landmark decoding next to a UNet trained by the segmentation
+# pipeline on the same data, independent of the segmentation grid of `all`.
+#   chest data (synthetic, a segpipe-layout dataset, or Gaggion's JSRT layout imported)
+#   -> HybridGNet: train-landmarks -> decode (landmarks + one predictions directory per organ)
+#                  -> evaluate-decode (landmark MSE vs the mean shape)
+#   -> UNet:       preprocess -> train -> predict, one binary run per organ (decode.unet)
+#   -> evaluate both methods' masks per organ with the same metrics -> results/decode/report.html
+# The segmentation stages read a configuration derived from the run's (segpipe.landmarks.compare),
+# snapshotted like CONFIG_SNAPSHOT but under results/decode/configs/. Every rule carries the settings it depends on in `params:`
+# (rerun trigger), as in common.smk.
+from segpipe.experiments import training_settings
+from segpipe.landmarks.compare import comparison_config, compared_runs
 
 DECODE = RESULTS / "decode"
 DECODE_MODEL_DIR = DECODE / "model"
-DECODE_OUTPUT = DECODE / "test"
+DECODE_OUTPUT = DECODE / "hybridgnet"
+DECODE_UNET = DECODE / "unet"
+DECODE_MANIFEST = DECODE / "preprocessed" / "manifest.json"
 DECODE_SCORES = DECODE / "scores"
+DECODE_REPORT = DECODE / "report.html"
 DECODE_GPUS = int(config["decode"]["train"]["device"] == "cuda")
+
+COMPARISON = comparison_config(config)
+COMPARISON_SNAPSHOT = write_config_snapshot(config_snapshot_path(DECODE / "configs", COMPARISON), COMPARISON)
+COMPARED = compared_runs(config)
+# Predictions directory of every compared run: HybridGNet's come out of one decode job.
+COMPARED_PREDICTIONS = {
+    run.run_id: str(DECODE_OUTPUT / "predictions" / run.organ) if run.method == "hybridgnet"
+    else str(DECODE_UNET / run.run_id / "predictions")
+    for run in COMPARED
+}
 
 if config["decode"]["dataset"] is None:
     CHEST_DATA = RESULTS / "data" / "chest"
-    CHEST_INPUT = CHEST_DATA / "dataset.json"
 
     rule synth_chest:
         """Generate the synthetic chest x-ray-like landmark dataset (clean and occluded test sets)."""
         output:
-            CHEST_INPUT,
+            CHEST_DATA / "dataset.json",
         params:
             out=CHEST_DATA,
-            settings={"template": config["decode"]["template"], "synthetic": config["decode"]["synthetic"]},
+            settings=canonical({"template": config["decode"]["template"], "synthetic": config["decode"]["synthetic"]}),
         log:
             LOGS / "decode" / "synth_chest.log",
         benchmark:
@@ -32,10 +52,36 @@ if config["decode"]["dataset"] is None:
         shell:
             "segpipe synth chest --config {CONFIG_SNAPSHOT:q} --out {params.out:q} > {log:q} 2>&1"
 
-else:
+elif (Path(config["decode"]["dataset"]) / "dataset.json").is_file():
     CHEST_DATA = Path(config["decode"]["dataset"])
-    # segpipe layout: its dataset.json; Gaggion's JSRT layout: the directory itself.
-    CHEST_INPUT = CHEST_DATA / "dataset.json" if (CHEST_DATA / "dataset.json").is_file() else CHEST_DATA
+
+else:
+    # Gaggion's JSRT layout: described in segpipe's layout (reference masks from the landmarks).
+    CHEST_DATA = RESULTS / "data" / "chest_imported"
+
+    rule import_landmarks:
+        """Describe the JSRT-style dataset in segpipe's layout, with organ masks from its landmarks."""
+        input:
+            config["decode"]["dataset"],
+        output:
+            CHEST_DATA / "dataset.json",
+        params:
+            out=CHEST_DATA,
+            template=config["decode"]["template"],
+        log:
+            LOGS / "decode" / "import_landmarks.log",
+        benchmark:
+            BENCHMARKS / "decode" / "import_landmarks.tsv"
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=30,
+            gpu=0,
+        shell:
+            "segpipe import-landmarks --config {CONFIG_SNAPSHOT:q} --dataset {input:q} --out {params.out:q} > {log:q} 2>&1"
+
+
+CHEST_INPUT = CHEST_DATA / "dataset.json"
 
 
 rule train_landmarks:
@@ -48,7 +94,7 @@ rule train_landmarks:
     params:
         out=DECODE_MODEL_DIR,
         dataset=CHEST_DATA,
-        settings={key: config["decode"][key] for key in ("template", "model", "train")},
+        settings=canonical({key: config["decode"][key] for key in ("template", "model", "train")}),
     log:
         LOGS / "decode" / "train_landmarks.log",
     benchmark:
@@ -72,9 +118,11 @@ rule decode_landmarks:
         dataset=CHEST_INPUT,
     output:
         index=DECODE_OUTPUT / "decoded.json",
+        predictions=[directory(COMPARED_PREDICTIONS[run.run_id]) for run in COMPARED if run.method == "hybridgnet"],
     params:
         out=DECODE_OUTPUT,
         dataset=CHEST_DATA,
+        seed=config["decode"]["train"]["seed"],  # rerun trigger: recorded in the run identifiers
     log:
         LOGS / "decode" / "decode.log",
     benchmark:
@@ -90,14 +138,13 @@ rule decode_landmarks:
 
 
 rule evaluate_decode:
-    """Score decoded landmarks and masks (Dice, HD95, Betti errors, landmark MSE vs the mean shape)."""
+    """Score the decoded landmarks against the references and the mean-shape baseline."""
     input:
         index=DECODE_OUTPUT / "decoded.json",
         model=DECODE_MODEL_DIR / "model.pt",
         dataset=CHEST_INPUT,
     output:
         summary=DECODE_SCORES / "summary.json",
-        masks=DECODE_SCORES / "masks.csv",
         landmarks=DECODE_SCORES / "landmarks.csv",
     params:
         decoded=DECODE_OUTPUT,
@@ -117,7 +164,130 @@ rule evaluate_decode:
         " --dataset {params.dataset:q} --out {params.out:q} > {log:q} 2>&1"
 
 
-rule decode:
-    """Target: HybridGNet trained, test images decoded and scored."""
+rule decode_preprocess:
+    """Preprocess the landmark dataset for the segmentation pipeline (its label types include every organ)."""
     input:
-        DECODE_SCORES / "summary.json",
+        dataset=CHEST_INPUT,
+    output:
+        manifest=DECODE_MANIFEST,
+    params:
+        dataset=CHEST_DATA,
+        out=DECODE_MANIFEST.parent,
+        preprocess=canonical(COMPARISON["preprocess"]),  # rerun trigger
+    log:
+        LOGS / "decode" / "preprocess.log",
+    benchmark:
+        BENCHMARKS / "decode" / "preprocess.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
+        gpu=0,
+    shell:
+        "segpipe preprocess --config {COMPARISON_SNAPSHOT:q} --dataset {params.dataset:q} --out {params.out:q}"
+        " --threads {threads} > {log:q} 2>&1"
+
+
+rule decode_train_unet:
+    """Train the segmentation network on one organ; a killed job resumes from its last checkpoint."""
+    input:
+        manifest=DECODE_MANIFEST,
+    output:
+        model=DECODE_UNET / "{run}" / "model.pt",
+        log=DECODE_UNET / "{run}" / "train_log.csv",
+    params:
+        out=lambda wildcards: DECODE_UNET / wildcards.run,
+        settings=lambda wildcards: canonical(training_settings(COMPARISON, wildcards.run)),  # rerun trigger
+    log:
+        LOGS / "decode" / "train" / "{run}.log",
+    benchmark:
+        BENCHMARKS / "decode" / "train" / "{run}.tsv"
+    # One thread per job: on few cores the organs (and HybridGNet) train side by side instead.
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=120,
+        gpu=int(COMPARISON["train"]["device"] == "cuda"),
+    shell:
+        "segpipe train --config {COMPARISON_SNAPSHOT:q} --manifest {input.manifest:q} --run {wildcards.run}"
+        " --out {params.out:q} --threads {threads} --no-progress > {log:q} 2>&1"
+
+
+rule decode_predict_unet:
+    """Predict the test cases (clean and occluded) with one organ's network."""
+    input:
+        model=DECODE_UNET / "{run}" / "model.pt",
+        manifest=DECODE_MANIFEST,
+    output:
+        predictions=directory(DECODE_UNET / "{run}" / "predictions"),
+    params:
+        predict=canonical(COMPARISON["predict"]),  # rerun trigger
+    log:
+        LOGS / "decode" / "predict" / "{run}.log",
+    benchmark:
+        BENCHMARKS / "decode" / "predict" / "{run}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+        gpu=int(COMPARISON["predict"]["device"] == "cuda"),
+    shell:
+        "segpipe predict --config {COMPARISON_SNAPSHOT:q} --manifest {input.manifest:q} --model {input.model:q}"
+        " --out {output.predictions:q} --threads {threads} --no-progress > {log:q} 2>&1"
+
+
+rule decode_evaluate:
+    """Score one method's masks of one organ against that organ's reference masks."""
+    input:
+        predictions=lambda wildcards: COMPARED_PREDICTIONS[wildcards.run],
+        manifest=DECODE_MANIFEST,
+    output:
+        metrics=DECODE_SCORES / "{run}.csv",
+    params:
+        evaluate=canonical(COMPARISON["evaluate"]),  # rerun trigger
+    log:
+        LOGS / "decode" / "evaluate" / "{run}.log",
+    benchmark:
+        BENCHMARKS / "decode" / "evaluate" / "{run}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+        gpu=0,
+    shell:
+        "segpipe evaluate --config {COMPARISON_SNAPSHOT:q} --manifest {input.manifest:q}"
+        " --predictions {input.predictions:q} --out {output.metrics:q} --threads {threads} > {log:q} 2>&1"
+
+
+rule decode_report:
+    """The decode report: both methods per organ, clean and occluded, landmark errors, overlays."""
+    input:
+        metrics=[DECODE_SCORES / f"{run.run_id}.csv" for run in COMPARED],
+        predictions=[COMPARED_PREDICTIONS[run.run_id] for run in COMPARED],
+        landmarks=DECODE_SCORES / "landmarks.csv",
+        decoded=DECODE_OUTPUT / "decoded.json",
+        manifest=DECODE_MANIFEST,
+    output:
+        report=DECODE_REPORT,
+    params:
+        decoded=DECODE_OUTPUT,
+        report=canonical(config["report"]),  # rerun trigger
+    log:
+        LOGS / "decode" / "report.log",
+    benchmark:
+        BENCHMARKS / "decode" / "report.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+        gpu=0,
+    shell:
+        "segpipe report-decode --config {CONFIG_SNAPSHOT:q} --metrics {input.metrics:q} --landmarks {input.landmarks:q}"
+        " --manifest {input.manifest:q} --predictions {input.predictions:q} --decoded {params.decoded:q}"
+        " --out {output.report:q} > {log:q} 2>&1"
+
+
+rule decode:
+    """Target: HybridGNet and the UNet trained, test images decoded and predicted, scored and reported."""
+    input:
+        DECODE_REPORT,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import yaml
 
 from segpipe.report import html
@@ -9,10 +12,29 @@ from segpipe.report.context import ReportContext
 from segpipe.report.registry import register_section
 
 
+def closing_sections(config: Mapping[str, Any]) -> list[html.Section]:
+    """The last sections of every report: the configuration used and the software versions.
+
+    Parameters
+    ----------
+    config
+        Validated configuration, defaults filled in.
+
+    Returns
+    -------
+    list of html.Section
+        "Configuration" and "Software".
+    """
+    return [
+        html.Section("Configuration", html.preformatted(yaml.safe_dump(dict(config), sort_keys=False))),
+        html.Section("Software", html.table(html.software_versions())),
+    ]
+
+
 @register_section("Configuration", order=90)
 def configuration(context: ReportContext) -> str:
     """The validated configuration, defaults filled in."""
-    return html.preformatted(yaml.safe_dump(dict(context.config), sort_keys=False))
+    return closing_sections(context.config)[0].body
 
 
 @register_section("Software", order=100)
