@@ -106,12 +106,13 @@ def validate_config(config: dict[str, Any], *, source: str = "config") -> dict[s
     """
     if not isinstance(config, dict):
         raise ConfigError("the configuration must be a mapping of keys to values", where=source)
+    given_sections = set(config)
     schema = load_schema()
     validator_class = _with_defaults(jsonschema.validators.validator_for(schema))
     validator = validator_class(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
     problems = [_describe(error) for error in errors]
-    problems.extend(_semantic_problems(config))
+    problems.extend(_semantic_problems(config, given_sections))
     if problems:
         listing = "\n  - ".join(dict.fromkeys(problems))
         raise ConfigError(
@@ -122,7 +123,7 @@ def validate_config(config: dict[str, Any], *, source: str = "config") -> dict[s
     return config
 
 
-def _semantic_problems(config: dict[str, Any]) -> list[str]:
+def _semantic_problems(config: dict[str, Any], given_sections: set[str]) -> list[str]:
     """Checks that JSON schema cannot express: cross references and input paths."""
     problems: list[str] = []
     dataset = config.get("dataset", {})
@@ -146,7 +147,8 @@ def _semantic_problems(config: dict[str, Any]) -> list[str]:
     losses = config.get("losses", {})
     distance_maps = config.get("preprocess", {}).get("distance_maps", False)
     named = [("experiments.losses", name) for name in config.get("experiments", {}).get("losses", [])]
-    named += [("decode.unet.loss", config.get("decode", {}).get("unet", {}).get("loss", "dicece"))]
+    if "decode" in given_sections:  # the decode target's loss; its default only matters when decode is configured
+        named += [("decode.unet.loss", config["decode"]["unet"]["loss"])]
     for key, name in named:
         if name not in losses:
             problems.append(

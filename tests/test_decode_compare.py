@@ -35,9 +35,9 @@ def test_betti_metric_on_known_masks():
     square[2:7, 2:7] = True
     ring = square.copy()
     ring[4, 4] = False
-    assert _betti(ring, square) == {"betti0_error": 0.0, "betti1_error": 1.0}
+    assert _betti(ring, square) == {"betti0_error": 0.0, "betti1_error": 1.0, "betti2_error": 0.0}
     diagonal = np.eye(9, dtype=bool)  # 8-connected foreground: one component; its background is one 4-connected piece
-    assert _betti(diagonal, square) == {"betti0_error": 0.0, "betti1_error": 0.0}
+    assert _betti(diagonal, square) == {"betti0_error": 0.0, "betti1_error": 0.0, "betti2_error": 0.0}
     corner = square.copy()
     corner[1, 1] = True  # touches the square only diagonally: the same component
     specks = square.copy()
@@ -53,7 +53,7 @@ def test_betti_metric_on_known_masks():
     volume[1:4, 1:4, 1:4] = True
     tunnel = volume.copy()
     tunnel[:, 2, 2] = False
-    assert _betti(tunnel, volume) == {"betti0_error": 0.0, "betti1_error": 1.0}
+    assert _betti(tunnel, volume) == {"betti0_error": 0.0, "betti1_error": 1.0, "betti2_error": 0.0}
     assert compute_metrics(["dice", "betti"], CaseInputs(ring, square, (1.0, 1.0)))["betti1_error"] == 1.0
 
 
