@@ -45,10 +45,10 @@ def test_betti_metric_on_known_masks():
     assert _betti(corner, square)["betti0_error"] == 0.0 and _betti(specks, square)["betti0_error"] == 3.0
     notch = np.ones((9, 9), bool)
     notch[0, 4] = False  # background touching the border is no hole
-    assert _betti(notch, square) == {"betti0_error": 0.0, "betti1_error": 0.0}
+    assert _betti(notch, square) == {"betti0_error": 0.0, "betti1_error": 0.0, "betti2_error": 0.0}
     empty = np.zeros((9, 9), bool)
-    assert _betti(empty, empty) == {"betti0_error": 0.0, "betti1_error": 0.0}
-    assert _betti(empty, ring) == {"betti0_error": 1.0, "betti1_error": 1.0}
+    assert _betti(empty, empty) == {"betti0_error": 0.0, "betti1_error": 0.0, "betti2_error": 0.0}
+    assert _betti(empty, ring) == {"betti0_error": 1.0, "betti1_error": 1.0, "betti2_error": 0.0}
     volume = np.zeros((5, 5, 5), bool)
     volume[1:4, 1:4, 1:4] = True
     tunnel = volume.copy()
@@ -77,8 +77,9 @@ def test_comparison_config_trains_one_binary_run_per_organ():
     assert derived["train"]["iterations"] == 4 and derived["train"]["network"]["channels"] == [8, 16, 32]
     assert derived["train"]["optimizer"] == "adamw"  # the train section's defaults fill the rest
     assert derived["experiments"] == {"losses": ["dicece"], "label_types": ["right_lung", "left_lung", "heart"],
-                                      "training_sets": ["large"], "frameworks": ["plain"], "seeds": [4]}
-    assert derived["evaluate"] == {"label_type": None, "metrics": list(METRICS)}
+                                      "training_sets": ["large"], "frameworks": ["plain"], "seeds": [4],
+                                      "settings": []}
+    assert derived["evaluate"]["label_type"] is None and derived["evaluate"]["metrics"] == list(METRICS)
     assert config["train"]["iterations"] == 77 and config["experiments"]["label_types"] == ["accurate"]  # untouched
     runs = compared_runs(config)
     assert runs[0] == ComparedRun("hybridgnet", "right_lung", "landmarks.right_lung.large.hybridgnet.s4")
@@ -111,7 +112,8 @@ def test_organ_label_types_through_train_predict_and_evaluate(chest, tmp_path):
         assert PredictionSet.load(predictions).run_id == run
         scores[organ] = pd.read_csv(evaluate(config, manifest, predictions, tmp_path / f"{run}.csv"), dtype={"case_id": str})
     for organ, frame in scores.items():
-        assert list(frame.columns) == [*ID_COLUMNS, "dice", "hd95", "betti0_error", "betti1_error"]
+        scored = [*ID_COLUMNS, "dice", "hd95", "betti0_error", "betti1_error", "betti2_error"]
+        assert list(frame.columns)[:len(scored)] == scored
         assert set(frame["label_type"]) == set(frame["reference"]) == {organ}  # scored against its own organ
         assert sorted(frame["group"].unique()) == ["indistr", "occluded"] and len(frame) == 4
     # The same predictions scored against another organ's labels give other numbers.
