@@ -9,7 +9,8 @@ Sampling follows nnU-Net: cases are drawn uniformly; the last ``round(batch_size
 foreground_oversampling)`` samples of each batch are centred on a foreground voxel, the others are
 uniform random crops. Augmentation uses MONAI dictionary transforms on image, label and every
 case extra alike (flips along each axis, 90-degree rotations in the last two axes when the patch
-is square there, optional intensity scaling and shifting of the image).
+is square there, optional intensity scaling and shifting of the image, and TopoMortar's random hue
+for ``random_hue`` runs).
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ class SamplingSettings:
         Random 90-degree rotations in the plane of the last two axes (only when square there).
     intensity
         Random scaling and shifting of image intensities.
+    random_hue
+        Probability of TopoMortar's random hue change of an RGB sample
+        (:class:`segpipe.augmentation.RandomHued`); 0 leaves colours alone.
     """
 
     batch_size: int
@@ -54,6 +58,7 @@ class SamplingSettings:
     flips: bool = True
     rot90: bool = True
     intensity: bool = False
+    random_hue: float = 0.0
 
     @classmethod
     def from_config(cls, train: Mapping, divisor: int) -> SamplingSettings:
@@ -214,6 +219,10 @@ class BatchSource(torch.utils.data.Dataset):
         )
 
         augment = []
+        if self.settings.random_hue:
+            from segpipe.augmentation import RandomHued
+
+            augment.append(RandomHued("image", prob=self.settings.random_hue))
         if self.settings.flips:
             augment += [RandFlipd(keys, prob=0.5, spatial_axis=axis) for axis in range(len(self.shape))]
         if self.settings.rot90 and len(self.shape) >= 2 and self.shape[-1] == self.shape[-2]:

@@ -60,14 +60,29 @@ def expand_grid(grid: dict[str, Any]) -> list[RunSpec]:
     ----------
     grid
         Mapping with lists under ``losses``, ``label_types``, ``training_sets``, ``frameworks`` and
-        ``seeds`` (the ``experiments`` section of the configuration).
+        ``seeds`` (the ``experiments`` section of the configuration). A non-empty ``settings`` list
+        of ``{label_type, training_set, framework}`` mappings replaces the product of the three
+        middle lists (a study of chosen combinations, as TopoMortar's study cases).
     """
-    return [
+    settings = [(s["label_type"], s["training_set"], s["framework"]) for s in grid.get("settings") or []]
+    if not settings:
+        settings = list(itertools.product(grid["label_types"], grid["training_sets"], grid["frameworks"]))
+    runs = [
         RunSpec(loss, label_type, training_set, framework, int(seed))
-        for loss, label_type, training_set, framework, seed in itertools.product(
-            grid["losses"], grid["label_types"], grid["training_sets"], grid["frameworks"], grid["seeds"]
-        )
+        for loss, (label_type, training_set, framework), seed in itertools.product(grid["losses"], settings, grid["seeds"])
     ]
+    return list(dict.fromkeys(runs))
+
+
+def teacher_run(run_id: str) -> str | None:
+    """The run whose model teaches a ``self_distillation`` run (``None`` for other frameworks).
+
+    The teacher is the ``plain`` run with the same loss, label type, training set and seed.
+    """
+    run = RunSpec.parse(run_id)
+    if run.framework != "self_distillation":
+        return None
+    return RunSpec(run.loss, run.label_type, run.training_set, "plain", run.seed).run_id
 
 
 def training_settings(config: Mapping[str, Any], run_id: str) -> dict[str, Any]:
@@ -77,10 +92,13 @@ def training_settings(config: Mapping[str, Any], run_id: str) -> dict[str, Any]:
     settings is not resumed) and the workflow's train rule carries them as ``params``, so that
     changing any of them, and nothing else, retrains the run.
     """
-    loss = RunSpec.parse(run_id).loss
+    run = RunSpec.parse(run_id)
+    teacher = teacher_run(run_id)
+    ignored = _NO_EFFECT_ON_WEIGHTS + (() if run.framework == "random_hue" else ("random_hue",))
     return {
         "run": run_id,
-        "train": {key: value for key, value in config["train"].items() if key not in _NO_EFFECT_ON_WEIGHTS},
-        "loss": config["losses"].get(loss),
+        **({"teacher": training_settings(config, teacher)} if teacher else {}),
+        "train": {key: value for key, value in config["train"].items() if key not in ignored},
+        "loss": config["losses"].get(run.loss),
         "normalisation": config["preprocess"]["normalisation"],
     }

@@ -27,6 +27,7 @@ checkpoints hold the plain (unwrapped) network, so a run can resume with another
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
 import math
@@ -55,16 +56,17 @@ from segpipe.config import distributed_problems
 from segpipe.data.lookup import load_manifest_case
 from segpipe.data.manifest import Case, Manifest
 from segpipe.errors import ConfigError, InputError
-from segpipe.experiments import RunSpec, training_settings
+from segpipe.experiments import RunSpec, teacher_run, training_settings
 from segpipe.fsutil import atomic_open
 from segpipe.inference import predict_probability, resolve_device
 from segpipe.losses import CompositeLoss, Progress, TermContext, build_loss
 from segpipe.metrics import CaseInputs, get_metric
-from segpipe.models.bundle import ModelInfo, save_model
+from segpipe.models.bundle import ModelInfo, load_model, save_model
 from segpipe.models.networks import NetworkSpec, build_network
 
-#: Frameworks ``segpipe train`` implements (a run identifier's fourth part).
-FRAMEWORKS = ("plain",)
+#: Frameworks ``segpipe train`` implements (a run identifier's fourth part): supervised training;
+#: plus TopoMortar's random hue augmentation; a fresh network trained on a teacher's predictions.
+FRAMEWORKS = ("plain", "random_hue", "self_distillation")
 
 
 def _fingerprint(settings: Mapping[str, Any], case_ids: list[str]) -> str:
@@ -72,12 +74,23 @@ def _fingerprint(settings: Mapping[str, Any], case_ids: list[str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _check_run(run: RunSpec, manifest: Manifest, manifest_path: Path) -> list[Case]:
-    """Check the run against the manifest; return its training cases."""
+def _check_run(run: RunSpec, manifest: Manifest, manifest_path: Path, teacher: Path | None) -> list[Case]:
+    """Check the run against the manifest and its teacher; return its training cases."""
     if run.framework not in FRAMEWORKS:
         raise ConfigError(
             f"run {run.run_id!r} uses framework {run.framework!r}, which `segpipe train` does not implement",
             fix=f"use one of: {', '.join(FRAMEWORKS)}",
+        )
+    if run.framework == "random_hue" and manifest.channels != 3:
+        raise ConfigError(
+            f"run {run.run_id!r} uses random_hue, which recolours RGB images, but the images have "
+            f"{manifest.channels} channel(s)", fix="use the plain or self_distillation framework for this dataset",
+        )
+    if (run.framework == "self_distillation") != (teacher is not None):
+        raise ConfigError(
+            f"run {run.run_id!r}: a teacher model is needed exactly for the self_distillation framework",
+            fix=f"pass --teacher RUN_DIR/model.pt of run {teacher_run(run.run_id)!r}" if teacher is None
+            else "drop --teacher",
         )
     if run.label_type not in manifest.label_types:
         raise InputError(
@@ -141,16 +154,31 @@ def _scheduler(train: Mapping[str, Any], optimizer: torch.optim.Optimizer) -> to
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
 
 
+def _teacher_labels(teacher: Path, images: list[np.ndarray], threshold: float, device: torch.device) -> list[np.ndarray]:
+    """The teacher's thresholded predictions of the training images (self-distillation's labels)."""
+    network, info = load_model(teacher, device)
+    return [
+        (predict_probability(network, image, info.network, patch_size=info.patch_size, device=device) >= threshold)
+        .astype(np.uint8)
+        for image in images
+    ]
+
+
 def _batch_source(
     cases: list[Case], manifest_path: Path, run: RunSpec, loss: CompositeLoss, sampling: SamplingSettings,
-    slots: range,
+    slots: range, teacher: Path | None, threshold: float, device: torch.device,
 ) -> BatchSource:
-    """Load the training cases with the loss terms' case extras and set up the sampling of ``slots``."""
+    """Load the training cases with the loss terms' case extras and set up the sampling of ``slots``.
+
+    The labels are the run's label type, or with a ``teacher`` model its thresholded predictions.
+    """
     loaded = [(case, load_manifest_case(manifest_path, case)) for case in cases]
     shape = sample_shape(sampling, [data.spatial_shape for _, data in loaded])
+    labels = [_label(case, data, run.label_type, manifest_path) for case, data in loaded]
+    if teacher is not None:
+        labels = _teacher_labels(teacher, [data.image for _, data in loaded], threshold, device)
     held = []
-    for case, data in loaded:
-        label = _label(case, data, run.label_type, manifest_path)
+    for (case, data), label in zip(loaded, labels):
         held.append(make_training_case(case.case_id, data.image, label, loss.case_extras(data, label), shape))
     return BatchSource(held, sampling, shape, run.seed, loss.sample_extras, slots=slots)
 
@@ -228,6 +256,7 @@ def train(
     run_id: str,
     out_dir: str | PathLike[str],
     *,
+    teacher: str | PathLike[str] | None = None,
     show_progress: bool = True,
 ) -> Path:
     """Train run ``run_id`` and write ``model.pt`` and ``train_log.csv`` to ``out_dir``.
@@ -243,6 +272,10 @@ def train(
     out_dir
         Run directory. Checkpoints found in ``out_dir/checkpoints`` from an interrupted run with
         the same settings are resumed.
+    teacher
+        ``model.pt`` of the teacher run (:func:`segpipe.experiments.teacher_run`); required for,
+        and only for, the ``self_distillation`` framework, whose labels are the teacher's
+        predictions of the training images thresholded at ``predict.threshold``.
     show_progress
         Show a tqdm progress bar on stderr.
 
@@ -268,9 +301,10 @@ def train(
     if problems:
         raise ConfigError.listing("the distributed training settings do not fit", problems, where="train.distributed")
     run, manifest_path, out_dir = RunSpec.parse(run_id), Path(manifest_path), Path(out_dir)
-    _check_run(run, Manifest.load(manifest_path), manifest_path)  # before any worker starts
+    teacher = None if teacher is None else Path(teacher)
+    _check_run(run, Manifest.load(manifest_path), manifest_path, teacher)  # before any worker starts
     distributed.launch(
-        _train_process, (dict(config), manifest_path, run_id, out_dir, show_progress),
+        _train_process, (dict(config), manifest_path, run_id, out_dir, teacher, show_progress),
         processes=int(settings["distributed"]["processes"]),
         backend=distributed.resolve_backend(settings["distributed"]["backend"], device),
         threads=torch.get_num_threads(),
@@ -280,14 +314,14 @@ def train(
 
 def _train_process(
     context: distributed.Context, config: Mapping[str, Any], manifest_path: Path, run_id: str, out_dir: Path,
-    show_progress: bool,
+    teacher: Path | None, show_progress: bool,
 ) -> None:
     """The training of :func:`train` in one process (rank ``context.rank`` of ``context.world_size``)."""
     from tqdm import tqdm
 
     run = RunSpec.parse(run_id)
     manifest = Manifest.load(manifest_path)
-    train_cases = _check_run(run, manifest, manifest_path)
+    train_cases = _check_run(run, manifest, manifest_path, teacher)
     settings = config["train"]
     total = int(settings["iterations"])
     device = context.device(resolve_device(settings["device"], key="train.device"))
@@ -302,7 +336,11 @@ def _train_process(
     loss = build_loss(run.loss, config["losses"], TermContext(settings["output"], spec.dimensions, run.label_type, dataset_fingerprint))
 
     sampling = SamplingSettings.from_config(settings, spec.divisor)
-    source = _batch_source(train_cases, manifest_path, run, loss, sampling, context.shard(sampling.batch_size))
+    if run.framework == "random_hue":
+        sampling = dataclasses.replace(sampling, random_hue=float(settings["random_hue"]))
+    threshold = float(config["predict"]["threshold"])
+    source = _batch_source(train_cases, manifest_path, run, loss, sampling, context.shard(sampling.batch_size),
+                           teacher, threshold, device)
     validation = _validation_cases(manifest, manifest_path, run.label_type, context)
     validates = bool(manifest.select(split="val"))
 
@@ -323,7 +361,6 @@ def _train_process(
     )
     network.train()
     validate_every = settings["validate_every"]
-    threshold = float(config["predict"]["threshold"])
     bar = tqdm(total=total, initial=start, desc=run_id, file=sys.stderr, disable=not (show_progress and context.is_main),
                mininterval=1.0)
     clock = time.perf_counter()

@@ -32,6 +32,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="run identifier {loss}.{label_type}.{training_set}.{framework}.s{seed}, e.g. dicece.accurate.large.plain.s0",
     )
     parser.add_argument("--out", type=Path, required=True, metavar="RUN_DIR", help="run directory")
+    parser.add_argument(
+        "--teacher", type=Path, metavar="MODEL",
+        help="model.pt of the teacher run (self_distillation runs only: the plain run with the same loss, labels, "
+             "training set and seed); its thresholded predictions of the training images are the labels",
+    )
     add_threads_option(parser)
     add_progress_option(parser)
     parser.set_defaults(handler=run)
@@ -43,6 +48,6 @@ def run(args: argparse.Namespace) -> int:
     set_torch_threads(args.threads)
     from segpipe.train import train
 
-    model = train(config, args.manifest, args.run, args.out, show_progress=not args.no_progress)
+    model = train(config, args.manifest, args.run, args.out, teacher=args.teacher, show_progress=not args.no_progress)
     print(f"segpipe train: wrote {model}")
     return 0

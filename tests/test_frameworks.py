@@ -1,0 +1,119 @@
+"""Training frameworks: TopoMortar's random hue augmentation and self-distillation; study grids."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from skimage.color import rgb2hsv
+
+from segpipe.augmentation import RandomHued, recolour
+from segpipe.batches import BatchSource, SamplingSettings, make_training_case
+from segpipe.errors import ConfigError
+from segpipe.experiments import expand_grid, teacher_run, training_settings
+from segpipe.inference import predict_probability
+from segpipe.models.bundle import load_model
+from segpipe.train import _teacher_labels, train
+from test_workflow import SMOKE, job_counts, snakemake
+
+
+def _rgb(seed: int, shape=(3, 12, 14)) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=shape).astype(np.float32)
+
+
+def test_recolour_gives_one_hue_and_keeps_the_range():
+    image = _rgb(0)
+    result = recolour(image, hue=0.3, saturation_gain=0.2, value_gain=0.1)
+    assert result.shape == image.shape and result.dtype == np.float32
+    assert result.min() >= image.min() - 1e-5 and result.max() <= image.max() + 1e-5
+    hsv = rgb2hsv(np.moveaxis((result - image.min()) / np.ptp(image), 0, -1))
+    coloured = hsv[..., 1] > 0.05  # hue is undefined for grey pixels
+    assert coloured.mean() > 0.5 and np.allclose(hsv[..., 0][coloured], 0.3, atol=2e-3)
+    before = rgb2hsv(np.moveaxis((image - image.min()) / np.ptp(image), 0, -1))
+    assert (hsv[..., 1] >= np.minimum(before[..., 1] + 0.2, 1.0) - 1e-3).all()  # saturation raised by the gain
+    constant = np.ones((3, 4, 4), np.float32)
+    assert np.array_equal(recolour(constant, 0.5, 0.5, 0.5), constant)
+
+
+def test_random_hue_transform_is_seeded_and_obeys_its_probability():
+    sample = {"image": _rgb(1), "label": np.zeros((1, 12, 14), np.uint8)}
+    never, always = RandomHued("image", prob=0.0), RandomHued("image", prob=1.0)
+    assert np.array_equal(never(sample)["image"], sample["image"])
+    first = always.set_random_state(seed=7)(sample)
+    second = RandomHued("image", prob=1.0).set_random_state(seed=7)(sample)
+    assert not np.allclose(first["image"], sample["image"]) and np.array_equal(first["image"], second["image"])
+    assert first["label"] is sample["label"]  # only the image is recoloured
+    with pytest.raises(ValueError, match="3 channels"):
+        always({"image": np.zeros((1, 4, 4), np.float32)})
+
+
+def test_random_hue_batches_change_colours_only():
+    rng = np.random.default_rng(0)
+    case = make_training_case("a", rng.normal(size=(3, 16, 16)).astype(np.float32),
+                              (rng.random((16, 16)) > 0.5).astype(np.uint8), {}, (16, 16))
+    plain = SamplingSettings(batch_size=4, patch_size=None, flips=False, rot90=False)
+    hued = SamplingSettings(batch_size=4, patch_size=None, flips=False, rot90=False, random_hue=1.0)
+    before, after = BatchSource([case], plain, (16, 16), 0)[1], BatchSource([case], hued, (16, 16), 0)[1]
+    assert torch.equal(before["label"], after["label"]) and not torch.allclose(before["image"], after["image"])
+
+
+def test_settings_replace_the_product_of_label_types_sets_and_frameworks():
+    grid = {"losses": ["dicece", "cldice"], "label_types": ["accurate"], "training_sets": ["large"],
+            "frameworks": ["plain"], "seeds": [0, 1],
+            "settings": [{"label_type": "noisy", "training_set": "large", "framework": "self_distillation"},
+                         {"label_type": "accurate", "training_set": "small", "framework": "plain"}]}
+    runs = [spec.run_id for spec in expand_grid(grid)]
+    assert runs[:4] == ["dicece.noisy.large.self_distillation.s0", "dicece.noisy.large.self_distillation.s1",
+                        "dicece.accurate.small.plain.s0", "dicece.accurate.small.plain.s1"]
+    assert len(runs) == 8
+    assert len(expand_grid({**grid, "settings": []})) == 4  # losses x product x seeds
+
+
+def test_teacher_is_the_plain_run_and_part_of_the_students_settings(make_config):
+    config = make_config()
+    assert teacher_run("cldice.noisy.small.self_distillation.s3") == "cldice.noisy.small.plain.s3"
+    assert teacher_run("cldice.noisy.small.random_hue.s3") is None
+    student = training_settings(config, "dicece.accurate.large.self_distillation.s0")
+    assert student["teacher"] == training_settings(config, "dicece.accurate.large.plain.s0")
+    assert "random_hue" not in training_settings(config, "dicece.accurate.large.plain.s0")["train"]
+    assert "random_hue" in training_settings(config, "dicece.accurate.large.random_hue.s0")["train"]
+
+
+def test_random_hue_needs_rgb_images(tmp_path, dataset_3d, make_config):
+    with pytest.raises(ConfigError, match="recolours RGB images"):
+        train(make_config(), dataset_3d, "dicece.accurate.large.random_hue.s0", tmp_path, show_progress=False)
+
+
+def test_self_distillation_needs_exactly_its_teacher(tmp_path, dataset_2d, make_config):
+    with pytest.raises(ConfigError, match="--teacher RUN_DIR/model.pt of run 'dicece.accurate.large.plain.s0'"):
+        train(make_config(), dataset_2d, "dicece.accurate.large.self_distillation.s0", tmp_path, show_progress=False)
+    with pytest.raises(ConfigError, match="drop --teacher"):
+        train(make_config(), dataset_2d, "dicece.accurate.large.plain.s0", tmp_path, teacher=tmp_path / "t.pt",
+              show_progress=False)
+
+
+def test_student_trains_on_the_teachers_thresholded_predictions(tmp_path, dataset_2d, make_config):
+    config = make_config()
+    teacher = train(config, dataset_2d, "dicece.accurate.large.plain.s0", tmp_path / "teacher", show_progress=False)
+    image = np.random.default_rng(0).normal(size=(3, 40, 48)).astype(np.float32)
+    network, info = load_model(teacher)
+    probability = predict_probability(network, image, info.network, patch_size=info.patch_size, device=torch.device("cpu"))
+    (labels,) = _teacher_labels(teacher, [image], 0.5, torch.device("cpu"))
+    assert labels.dtype == np.uint8 and np.array_equal(labels, probability >= 0.5)
+    student = train(config, dataset_2d, "dicece.accurate.large.self_distillation.s0", tmp_path / "student",
+                    teacher=teacher, show_progress=False)
+    assert load_model(student)[1].run_id == "dicece.accurate.large.self_distillation.s0"
+
+
+def test_workflow_trains_the_teacher_before_its_student(tmp_path):
+    config = yaml.safe_load(SMOKE.read_text())
+    config["experiments"] = {**config.get("experiments", {}), "losses": ["dicece"], "seeds": [0],
+                             "settings": [{"label_type": "accurate", "training_set": "large", "framework": "self_distillation"},
+                                          {"label_type": "accurate", "training_set": "small", "framework": "random_hue"}]}
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(tmp_path, "-n", "-p", "train", configfile=tmp_path / "study.yaml")
+    assert result.returncode == 0, result.stderr
+    assert job_counts(result.stdout)["train_run"] == 3  # the two runs and the teacher
+    student = next(line for line in result.stdout.splitlines() if "--run dicece.accurate.large.self_distillation.s0" in line)
+    assert "--teacher results/runs/dicece.accurate.large.plain.s0/model.pt" in student
