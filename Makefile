@@ -6,7 +6,7 @@ CORES ?= 2
 # Build inputs of the package: a change to any of these reinstalls it (and rebuilds the extension).
 PACKAGE_INPUTS := pyproject.toml $(shell find cpp_ext -type f 2>/dev/null) workflows/schemas/config.schema.yaml
 
-.PHONY: setup reference run test clean
+.PHONY: setup reference run study test clean
 
 setup: $(VENV)/.installed reference
 
@@ -27,6 +27,10 @@ $(VENV)/.installed: $(PACKAGE_INPUTS)
 ## run: set up, then run the default workflow (synthetic data, CPU) to results/report.html
 run: $(VENV)/.installed
 	PATH="$(BIN):$$PATH" snakemake --cores $(CORES) --workflow-profile workflows/profiles/default
+
+## study: set up, then run the TopoMortar-style loss study (config/study.yaml) to results/study/report.html
+study: $(VENV)/.installed
+	PATH="$(BIN):$$PATH" snakemake --cores $(CORES) --configfile config/study.yaml --workflow-profile workflows/profiles/study study
 
 ## test: set up, then run the whole test suite
 test: setup

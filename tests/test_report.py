@@ -27,7 +27,7 @@ from segpipe.report.sections.examples import choose_examples
 from segpipe.report.sections.topology import choose_topology_cases, ranking_columns
 
 RUNS = ("dicece.accurate.large.plain.s0", "cldice.accurate.large.plain.s0")
-SECTIONS = ("Summary", "Comparison with the baseline", "Metrics per group", "Training", "Topology of chosen cases",
+SECTIONS = ("Summary", "Study: one table per setting", "Comparison with the baseline", "Metrics per group", "Training", "Topology of chosen cases",
             "Examples", "Metric definitions", "All results", "Configuration", "Software")
 
 

@@ -34,7 +34,7 @@ def test_dry_run_of_all_lists_every_stage(tmp_path):
     result = snakemake(tmp_path, "-n", "-p", "all")
     assert result.returncode == 0, result.stderr
     assert job_counts(result.stdout) == {"data": 1, "preprocess": 1, "train_run": 1, "predict_run": 1,
-                                         "evaluate_run": 1, "report": 1, "all": 1}
+                                         "evaluate_run": 1, "photo": 1, "report": 1, "all": 1}
     (snapshot,) = (tmp_path / "results" / "configs").iterdir()
     for run in SMOKE_RUNS:
         assert f"segpipe train --config {snapshot.relative_to(tmp_path)} --manifest results/preprocessed/manifest.json --run {run}" in result.stdout
@@ -96,12 +96,13 @@ def test_smoke_workflow_runs_to_a_report_and_reruns_only_what_changed(tmp_path):
     assert {"cldice", "assd", "nsd", "betti1_error", "local_betti1_error", "betti_matching1_error", "wasserstein1"} <= set(metrics)
     assert (results / "summary.csv").is_file() and (results / "tests.csv").is_file()
     assert "<h2>Topology of chosen cases</h2>" in html and "<h2>Metric definitions</h2>" in html
+    assert "<h2>Real photo</h2>" in html and "<h2>Training cost per loss</h2>" in html
     snakemake_report = snakemake(tmp_path, "--report", "results/snakemake_report.html")
     assert snakemake_report.returncode == 0, snakemake_report.stderr[-3000:]
     bundled = (results / "snakemake_report.html").read_text()
     assert all(name in bundled for name in ("report.html", "metrics.csv", "summary.csv", "tests.csv"))
     assert set(metrics["group"]) == {"indistr", "angles", "colors", "graffiti", "objects", "occlusion", "shadows"}
-    for stage in ("data", "preprocess", "report", *(f"{s}/{run}" for s in ("train", "predict", "evaluate") for run in SMOKE_RUNS)):
+    for stage in ("data", "preprocess", "photo", "report", *(f"{s}/{run}" for s in ("train", "predict", "evaluate") for run in SMOKE_RUNS)):
         assert (results / "logs" / f"{stage}.log").is_file() and (results / "benchmarks" / f"{stage}.tsv").is_file()
     for run in SMOKE_RUNS:
         assert not (results / "runs" / run / "checkpoints").exists()
@@ -110,10 +111,10 @@ def test_smoke_workflow_runs_to_a_report_and_reruns_only_what_changed(tmp_path):
     variant = yaml.safe_load(SMOKE.read_text()) | {"predict": {"device": "cpu", "threshold": 0.4}}
     (tmp_path / "variant.yaml").write_text(yaml.safe_dump(variant, sort_keys=True))  # keys reordered too
     rerun = snakemake(tmp_path, "-n", "all", configfile=tmp_path / "variant.yaml")
-    assert job_counts(rerun.stdout) == {"predict_run": 1, "evaluate_run": 1, "report": 1, "all": 1}  # params trigger
+    assert job_counts(rerun.stdout) == {"predict_run": 1, "evaluate_run": 1, "photo": 1, "report": 1, "all": 1}  # params
     smoke = yaml.safe_load(SMOKE.read_text())
     for change, expected in (({"statistics": {"bootstrap_samples": 500}}, {"report": 1, "all": 1}),
-                             ({"surface_tolerance": 2.0}, {"evaluate_run": 1, "report": 1, "all": 1})):
+                             ({"surface_tolerance": 2.0}, {"evaluate_run": 1, "photo": 1, "report": 1, "all": 1})):
         (tmp_path / "variant.yaml").write_text(yaml.safe_dump(smoke | {"evaluate": change}))
         rerun = snakemake(tmp_path, "-n", "all", configfile=tmp_path / "variant.yaml")
         assert job_counts(rerun.stdout) == expected, change

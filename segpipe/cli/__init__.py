@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "segpipe.cli.predict_cmd",
     "segpipe.cli.evaluate_cmd",
     "segpipe.cli.report_cmd",
+    "segpipe.cli.photo_cmd",
     "segpipe.cli.import_landmarks",
     "segpipe.cli.train_landmarks",
     "segpipe.cli.decode",

@@ -1,6 +1,7 @@
 # Shared set-up: validate the configuration, snapshot it for the CLI, define paths and the run grid.
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 

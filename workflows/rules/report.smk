@@ -2,12 +2,46 @@
 # registered for `snakemake --report results/snakemake_report.html` (needs `snakemake[reports]`).
 
 
+PHOTO_DIR = RESULTS / "photo"
+PHOTO = [PHOTO_DIR / "photo.json"] if config["photo"]["source"] else []  # photo.source null: no photo step
+
+
+rule photo:
+    """The run with the fewest Betti errors on photo.source (e.g. skimage:brick), with its mask's Betti numbers."""
+    input:
+        metrics=expand(RUN_DIR + "/metrics.csv", run=RUNS),
+        models=expand(RUN_DIR + "/model.pt", run=RUNS),
+    output:
+        summary=PHOTO_DIR / "photo.json",
+        photo=PHOTO_DIR / "photo.png",
+        mask=PHOTO_DIR / "mask.png",
+        probability=PHOTO_DIR / "probability.tif",
+    params:
+        out=PHOTO_DIR,
+        # rerun trigger: the photo's settings and the decision threshold
+        photo=canonical({"photo": config["photo"], "threshold": config["predict"]["threshold"]}),
+    log:
+        LOGS / "photo.log",
+    benchmark:
+        BENCHMARKS / "photo.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
+        gpu=GPUS["predict"],
+    shell:
+        "segpipe photo --config {CONFIG_SNAPSHOT:q} --metrics {input.metrics:q} --models {input.models:q}"
+        " --out {params.out:q} --threads {threads} > {log:q} 2>&1"
+
+
 rule report:
     """Summarise every run's metrics in REPORT, with METRICS, SUMMARY and TESTS beside it."""
     input:
         metrics=expand(RUN_DIR + "/metrics.csv", run=RUNS),
         predictions=expand(RUN_DIR + "/predictions", run=RUNS),
         train_logs=expand(RUN_DIR + "/train_log.csv", run=RUNS),
+        train_benchmarks=expand(BENCHMARKS / "train" / "{run}.tsv", run=RUNS),
+        photo=PHOTO,
         manifest=MANIFEST,
     output:
         report=report(REPORT, caption="../report/report.rst", category="Report"),
@@ -17,6 +51,11 @@ rule report:
     params:
         # rerun trigger: the report's settings and the statistics (evaluate.statistics)
         report=canonical({"report": config["report"], "statistics": config["evaluate"]["statistics"]}),
+        # the training costs and the photo, for the report's sections (segpipe report --input NAME=PATH)
+        inputs=lambda wildcards, input: " ".join(
+            [f"--input train_benchmarks={shlex.quote(path)}" for path in input.train_benchmarks]
+            + [f"--input photo={shlex.quote(str(Path(path).parent))}" for path in input.photo]
+        ),
     log:
         LOGS / "report.log",
     benchmark:
@@ -30,4 +69,12 @@ rule report:
         "segpipe report --config {CONFIG_SNAPSHOT:q} --metrics {input.metrics:q} --manifest {input.manifest:q}"
         " --predictions {input.predictions:q} --train-logs {input.train_logs:q} --out {output.report:q}"
         " --metrics-out {output.metrics:q} --summary-out {output.summary:q} --tests-out {output.tests:q}"
-        " --threads {threads} > {log:q} 2>&1"
+        " {params.inputs} --threads {threads} > {log:q} 2>&1"
+
+
+rule study:
+    """Target: the report of the experiment grid with its study tables, training costs and the photo
+    (config/study.yaml holds TopoMortar's study cases: `make study`)."""
+    input:
+        REPORT,
+        PHOTO,

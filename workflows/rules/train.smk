@@ -1,5 +1,4 @@
 # Train: one job per run of the experiment grid (`{run}` = loss.label_type.training_set.framework.sSEED).
-import shlex
 
 from segpipe.experiments import teacher_run, training_settings
 
@@ -8,12 +7,10 @@ from segpipe.experiments import teacher_run, training_settings
 # training cases and the network, and on CUDA each uses its own GPU.
 TRAIN_PROCESSES = config["train"]["distributed"]["processes"]
 
-
 def teacher_model(wildcards):
     """A self_distillation run's teacher: the model of the plain run with its loss, labels, set and seed."""
     teacher = teacher_run(wildcards.run)
     return {"teacher": RUN_DIR.format(run=teacher) + "/model.pt"} if teacher else {}
-
 
 rule train_run:
     """Train one run; re-running a killed job resumes from its last checkpoint."""
@@ -40,7 +37,6 @@ rule train_run:
     shell:
         "segpipe train --config {CONFIG_SNAPSHOT:q} --manifest {input.manifest:q} --run {wildcards.run}"
         " --out {params.out:q} {params.teacher} --threads {threads} > {log:q} 2>&1"
-
 
 rule train:
     """Target: every run of the grid trained."""

@@ -4,10 +4,13 @@
 order     section                                  module
 ========  =======================================  ==========================================
 10        Summary                                  :mod:`~segpipe.report.sections.overview`
+15        Study: one table per setting             :mod:`~segpipe.report.sections.study`
 20        Comparison with the baseline             :mod:`~segpipe.report.sections.overview`
 30        Metrics per group                        :mod:`~segpipe.report.sections.figures`
 40        Training                                 :mod:`~segpipe.report.sections.figures`
+45        Training cost per loss                   :mod:`~segpipe.report.sections.study`
 50        Topology of chosen cases                 :mod:`~segpipe.report.sections.topology`
+55        Real photo                               :mod:`~segpipe.report.sections.photo`
 60        Examples                                 :mod:`~segpipe.report.sections.examples`
 70        Metric definitions                       :mod:`~segpipe.report.sections.definitions`
 80        All results                              :mod:`~segpipe.report.sections.overview`
@@ -17,4 +20,4 @@ order     section                                  module
 Other stages add sections with :func:`segpipe.report.registry.register_section`.
 """
 
-from segpipe.report.sections import definitions, examples, figures, overview, settings, topology  # noqa: F401
+from segpipe.report.sections import definitions, examples, figures, overview, photo, settings, study, topology  # noqa: F401

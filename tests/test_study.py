@@ -1,0 +1,122 @@
+"""The loss study: its preset, TopoMortar-style tables, training costs, and the best model on a real photo."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from segpipe.cli import main
+from segpipe.config import validate_config
+from segpipe.errors import InputError
+from segpipe.experiments import expand_grid
+from segpipe.photo import best_run, load_photo, model_of_run, segment_photo
+from segpipe.report.context import ReportContext
+from segpipe.report.sections.study import setting_tables, study_frame, training_costs
+from segpipe.train import train
+from helpers import merge
+from test_workflow import REPO, job_counts, snakemake
+
+
+def _frame(rng: np.random.Generator) -> pd.DataFrame:
+    """Metrics of two losses x two seeds on 8 ID and 8 OOD cases; cldice has far fewer Betti errors."""
+    rows = []
+    for loss in ("dicece", "cldice"):
+        for seed in (0, 1):
+            for case in range(16):
+                group = "indistr" if case < 8 else ("colors" if case < 12 else "shadows")
+                betti = rng.integers(4, 9) if loss == "dicece" else rng.integers(0, 2)
+                rows.append({"run_id": f"{loss}.accurate.large.plain.s{seed}", "loss": loss, "label_type": "accurate",
+                             "training_set": "large", "framework": "plain", "seed": seed, "case_id": f"{case:03d}",
+                             "split": "test", "group": group, "reference": "accurate", "dice": 0.9 + rng.normal(0, 0.01),
+                             "betti0_error": float(betti), "betti1_error": float(betti // 2),
+                             "betti_matching0_error": float(betti), "betti_matching1_error": 1.0})
+    return pd.DataFrame(rows)
+
+
+def test_study_preset_is_valid_and_covers_topomortars_study_cases():
+    base = yaml.safe_load((REPO / "config.yaml").read_text())  # snakemake merges the preset over config.yaml
+    config = validate_config(merge(base, yaml.safe_load((REPO / "config" / "study.yaml").read_text())), source="study")
+    runs = expand_grid(config["experiments"])
+    assert len(runs) == 5 * 7 * 3
+    assert {(r.label_type, r.training_set, r.framework) for r in runs} >= {
+        ("accurate", "large", "plain"), ("accurate", "small", "plain"), ("noisy", "large", "plain"),
+        ("pseudo", "large", "plain"), ("accurate", "large", "random_hue"), ("pseudo", "large", "self_distillation"),
+        ("noisy", "large", "self_distillation")}
+    assert config["preprocess"]["distance_maps"]  # the boundary loss's maps
+
+
+def test_setting_tables_pool_ood_and_mark_significant_losses():
+    frame = _frame(np.random.default_rng(0))
+    pooled = study_frame(frame)
+    assert set(pooled["group"]) == {"ID", "OOD"}
+    assert np.array_equal(pooled["betti_matching_error"], frame["betti_matching0_error"] + 1.0)
+    context = ReportContext(config=validate_config({}), frame=frame)
+    (table,) = setting_tables(context).values()
+    assert table[["split", "loss"]].values.tolist() == [["ID", "dicece"], ["ID", "cldice"], ["OOD", "dicece"], ["OOD", "cldice"]]
+    cldice_id = table[(table["split"] == "ID") & (table["loss"] == "cldice")].iloc[0]
+    assert cldice_id["Betti0"].startswith("<b>") and cldice_id["BM error"].startswith("<b>")  # significantly fewer errors
+    assert not table[table["loss"] == "dicece"]["Betti0"].str.contains("<").any()  # the baseline is never marked
+    values = study_frame(frame).query("loss == 'cldice' and group == 'ID'").groupby("case_id")["betti0_error"].mean()
+    assert cldice_id["Betti0"] == f"<b>{values.mean():.2f} ± {values.std(ddof=1):.2f}</b>"
+
+
+def test_training_costs_per_loss(tmp_path):
+    for run, seconds, rss in (("dicece.accurate.large.plain.s0", 10.0, 500.0), ("dicece.accurate.large.plain.s1", 14.0, 520.0),
+                              ("cldice.accurate.large.plain.s0", 30.0, 610.0)):
+        (tmp_path / f"{run}.tsv").write_text(f"s\th:m:s\tmax_rss\n{seconds}\t0:00:10\t{rss}\n")
+    costs = training_costs(sorted(tmp_path.glob("*.tsv")))
+    assert costs.loc["dicece", "runs"] == 2 and costs.loc["dicece", "mean time (s)"] == 12.0
+    assert costs.loc["cldice", "peak memory (MB)"] == 610.0 and costs.loc["dicece", "peak memory (MB)"] == 520.0
+
+
+def test_best_run_has_fewest_betti_errors_then_highest_dice():
+    frame = pd.DataFrame({"run_id": ["a", "a", "b", "b", "c", "c"], "betti0_error": [1, 1, 0, 1, 0, 1],
+                          "betti1_error": [0, 0, 0, 0, 0, 0], "dice": [0.9, 0.9, 0.8, 0.8, 0.85, 0.85]})
+    assert best_run(frame) == "c"
+    with pytest.raises(InputError, match="betti"):
+        best_run(frame.drop(columns="betti1_error"))
+
+
+def test_photo_sources():
+    brick = load_photo("skimage:brick")
+    assert brick.shape == (3, 512, 512) and brick.min() == 0 and brick.max() == 1
+    assert np.array_equal(brick[0], brick[2])  # a grey photo repeated over three channels
+    with pytest.raises(InputError, match="no sample image 'nothing'"):
+        load_photo("skimage:nothing")
+    with pytest.raises(InputError, match="model.pt of run 'x'"):
+        model_of_run([Path("runs/y/model.pt")], "x")
+
+
+def test_photo_command_segments_the_brick_photo_with_the_best_run(tmp_path, dataset_2d, make_config):
+    config = make_config({"photo": {"source": "skimage:brick", "scale": 0.1}})
+    run = "dicece.accurate.large.plain.s0"
+    model = train(config, dataset_2d, run, tmp_path / run, show_progress=False)
+    result = segment_photo(model, load_photo("skimage:brick"), scale=0.1, rot90=1, threshold=0.5, device="cpu")
+    assert result.image.shape == (3, 51, 51) and result.mask.shape == (51, 51)
+    metrics = tmp_path / "metrics.csv"
+    row = {"run_id": run, "loss": "dicece", "label_type": "accurate", "training_set": "large", "framework": "plain",
+           "seed": 0, "case_id": "001", "split": "test", "group": "indistr", "reference": "accurate",
+           "dice": 0.5, "betti0_error": 1.0, "betti1_error": 2.0}
+    pd.DataFrame([row]).to_csv(metrics, index=False)
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    status = main(["photo", "--config", str(tmp_path / "c.yaml"), "--metrics", str(metrics), "--models", str(model),
+                   "--out", str(tmp_path / "photo"), "--threads", "1"])
+    assert status == 0
+    summary = json.loads((tmp_path / "photo" / "photo.json").read_text())
+    assert summary["run_id"] == run and summary["betti"] == list(result.betti) and summary["shape"] == [51, 51]
+    assert {p.name for p in (tmp_path / "photo").iterdir()} == {"photo.json", "photo.png", "mask.png", "probability.tif"}
+
+
+def test_study_target_adds_the_photo_and_the_training_costs_to_the_report(tmp_path):
+    result = snakemake(tmp_path, "-n", "-p", "study")
+    assert result.returncode == 0, result.stderr
+    counts = job_counts(result.stdout)
+    assert counts["photo"] == 1 and counts["report"] == 1 and counts["study"] == 1
+    report = result.stdout.split("segpipe report")[1].split("\n")[0]
+    assert "--input train_benchmarks=results/benchmarks/train/dicece.accurate.large.plain.s0.tsv" in report
+    assert "--input photo=results/photo" in report
