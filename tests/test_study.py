@@ -48,6 +48,9 @@ def test_study_preset_is_valid_and_covers_topomortars_study_cases():
         ("pseudo", "large", "plain"), ("accurate", "large", "random_hue"), ("pseudo", "large", "self_distillation"),
         ("noisy", "large", "self_distillation")}
     assert config["preprocess"]["distance_maps"]  # the boundary loss's maps
+    gpu = validate_config(merge(merge(base, yaml.safe_load((REPO / "config" / "study.yaml").read_text())),
+                                yaml.safe_load((REPO / "config" / "study_gpu.yaml").read_text())), source="study_gpu")
+    assert len(expand_grid(gpu["experiments"])) == 5 * 7 * 10 and gpu["dataset"]["synthetic"]["image_size"] == 512
 
 
 def test_setting_tables_pool_ood_and_mark_significant_losses():
