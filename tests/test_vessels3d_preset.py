@@ -34,6 +34,7 @@ TINY = {
 
 
 def preset() -> dict:
+    """The preset as written (no defaults filled)."""
     return yaml.safe_load(PRESET.read_text())
 
 
@@ -41,7 +42,8 @@ def test_preset_validates_and_is_a_3d_run():
     config = validate_config(preset(), source=str(PRESET))
     assert config["dataset"]["synthetic"]["kind"] == "vessels" and len(config["train"]["patch_size"]) == 3
     assert tuple(config["experiments"]["losses"]) == LOSSES and set(LOSSES) <= set(config["losses"])
-    axes = {name: [t["axes"] for t in config["losses"][name]["terms"] if t["name"] == "mip"] for name in ("mip_z", "mip_all")}
+    axes = {name: [term["axes"] for term in config["losses"][name]["terms"] if term["name"] == "mip"]
+            for name in ("mip_z", "mip_all")}
     assert axes == {"mip_z": [0], "mip_all": ["all"]}
     assert {"hd95", "assd", "nsd", "betti", "betti_matching"} <= set(config["evaluate"]["metrics"])
     assert config["evaluate"]["connectivity"] == "full"
