@@ -45,6 +45,17 @@ def test_betti_numbers_agree_with_gudhi(volumes):
         assert tuple(complex_.persistent_betti_numbers(0.0, 0.0)[:3]) == betti_numbers(volume.label)
 
 
+def test_every_tree_is_a_vessel_not_a_stub(volumes):
+    from scipy import ndimage
+
+    # seed 0's third test volume of 64^3 voxels once held a one-voxel "tree": a root that left the
+    # volume at its first step
+    regression = render_vessels(VesselSpec(shape=(64, 64, 64)), np.random.default_rng([0, 2, 2]))
+    for volume in [*volumes, regression]:
+        components, count = ndimage.label(volume.label, np.ones((3, 3, 3)))
+        assert count == volume.trees and np.bincount(components.ravel())[1:].min() >= 50
+
+
 def test_radii_range_from_sub_voxel_to_several_voxels(volumes):
     from scipy import ndimage
 

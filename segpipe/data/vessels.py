@@ -241,42 +241,74 @@ class _Forest:
         return direction
 
     def grow_tree(self, tree: int) -> bool:
-        """Grow one tree from a random entry point on the volume's border; False if there is no room."""
-        low, high = self.spec.radius_mm
+        """Grow one tree from a random entry point on the volume's border; False if there is no room.
+
+        The root must grow its whole first segment inside the volume and clear of the other
+        vessels; a root that leaves the volume or collides at once (which would leave a stub of a
+        voxel or two as a whole tree) is discarded and another entry point drawn.
+        """
+        high = self.spec.radius_mm[1]
         for _ in range(20):
             axis, side = self.rng.integers(3), self.rng.integers(2)
             start = self.rng.uniform(0.2, 0.8, 3) * self.extent
             start[axis] = side * self.extent[axis]
             radius = self.rng.uniform(0.7, 1.0) * high
-            if self.claims.free(start, radius, own=0):
+            if not self.claims.free(start, radius, own=0):
+                continue
+            inward = self.extent / 2 - start + self.rng.normal(0, 0.25, 3) * self.extent
+            root = self._new_branch(tree, frozenset())
+            root.points.append(start)
+            root.radii.append(radius)
+            end = self._segment(root, start, inward / np.linalg.norm(inward), radius)
+            if end is not None:
                 break
+            self._discard(root)
         else:
             return False
-        inward = self.extent / 2 - start + self.rng.normal(0, 0.25, 3) * self.extent
-        queue = [(self._new_branch(tree, frozenset()), start, inward / np.linalg.norm(inward), radius)]
-        queue[0][0].points.append(start)
-        queue[0][0].radii.append(radius)
-        grown = 0
+        queue = self._children(root, *end)
+        grown = 1
         while queue and grown < _MAX_BRANCHES_PER_TREE:
             branch, point, direction, radius = queue.pop(0)
             grown += 1
-            end_radius = max(low, radius * self.rng.uniform(0.8, 0.95))
-            length = self.rng.uniform(0.15, 0.35) * self.extent.min() * (radius / high) ** 0.4 + 4 * self.step
-            end_direction = self._grow(branch, point, direction, (radius, end_radius), length)
-            if end_direction is None or end_radius < 1.25 * low:
-                continue
-            share = self.rng.uniform(0.25, 0.75)
-            radii = [r for r in sorted((end_radius * share ** (1 / 3), end_radius * (1 - share) ** (1 / 3)),
-                                       reverse=True) if r >= low]
-            axis = _perpendicular(end_direction, self.rng)
-            angles = (self.rng.uniform(0.35, 0.7), -self.rng.uniform(0.7, 1.2))  # >= 1.05 rad apart
-            children = [self._new_branch(tree, frozenset()) for _ in radii]
-            for child, child_radius, angle in zip(children, radii, angles):
-                child.family = frozenset({branch.ident} | {c.ident for c in children if c is not child})
-                child.points.append(branch.points[-1])
-                child.radii.append(child_radius)
-                queue.append((child, branch.points[-1], _rotate(end_direction, axis, angle), child_radius))
+            end = self._segment(branch, point, direction, radius)
+            if end is not None:
+                queue.extend(self._children(branch, *end))
         return True
+
+    def _segment(self, branch: _Branch, start: np.ndarray, direction: np.ndarray,
+                 radius: float) -> tuple[np.ndarray, float] | None:
+        """Grow one tapering segment of ``branch``; its end direction and radius, or None if it
+        left the volume or collided."""
+        low, high = self.spec.radius_mm
+        end_radius = max(low, radius * self.rng.uniform(0.8, 0.95))
+        length = self.rng.uniform(0.15, 0.35) * self.extent.min() * (radius / high) ** 0.4 + 4 * self.step
+        end_direction = self._grow(branch, start, direction, (radius, end_radius), length)
+        return None if end_direction is None else (end_direction, end_radius)
+
+    def _children(self, branch: _Branch, end_direction: np.ndarray,
+                  end_radius: float) -> list[tuple[_Branch, np.ndarray, np.ndarray, float]]:
+        """The children of a bifurcation at the end of ``branch`` (Murray's law), none once it is too thin."""
+        low = self.spec.radius_mm[0]
+        if end_radius < 1.25 * low:
+            return []
+        share = self.rng.uniform(0.25, 0.75)
+        radii = [r for r in sorted((end_radius * share ** (1 / 3), end_radius * (1 - share) ** (1 / 3)),
+                                   reverse=True) if r >= low]
+        axis = _perpendicular(end_direction, self.rng)
+        angles = (self.rng.uniform(0.35, 0.7), -self.rng.uniform(0.7, 1.2))  # >= 1.05 rad apart
+        children = [self._new_branch(branch.tree, frozenset()) for _ in radii]
+        queued = []
+        for child, child_radius, angle in zip(children, radii, angles):
+            child.family = frozenset({branch.ident} | {c.ident for c in children if c is not child})
+            child.points.append(branch.points[-1])
+            child.radii.append(child_radius)
+            queued.append((child, branch.points[-1], _rotate(end_direction, axis, angle), child_radius))
+        return queued
+
+    def _discard(self, branch: _Branch) -> None:
+        """Remove ``branch``, the newest one, and release its claims."""
+        self.branches.remove(branch)
+        self.claims.owner[self.claims.owner == branch.ident] = 0
 
     def add_loop(self, tree: int) -> bool:
         """Connect two non-adjacent branches of ``tree`` by a short curved vessel; False if none fits."""
