@@ -166,7 +166,7 @@ def test_smoke_workflow_on_slurm_reports_a_failed_job_and_reruns_only_what_is_le
     config_path.write_text(yaml.safe_dump(config))
     rerun = run_snakemake(tmp_path, REPO / "Snakefile", *options, env=env, timeout_s=300)
     assert rerun.returncode == 0, rerun.stdout
-    assert set(JOB_ANNOUNCEMENT.findall(rerun.stdout)) == {"predict_run", "evaluate_run", "report", "all"}, rerun.stdout
+    assert set(JOB_ANNOUNCEMENT.findall(rerun.stdout)) == {"predict_run", "evaluate_run", "photo", "report", "all"}, rerun.stdout
     assert {path: path.stat().st_mtime_ns for path in finished} == mtimes
     assert "<h2>Examples</h2>" in (results / "report.html").read_text()
     metrics = pd.read_csv(results / "metrics.csv")
