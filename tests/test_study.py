@@ -16,6 +16,8 @@ from segpipe.errors import InputError
 from segpipe.experiments import expand_grid
 from segpipe.photo import best_run, load_photo, model_of_run, segment_photo
 from segpipe.report.context import ReportContext
+from segpipe.report.sections.examples import shown_runs
+from segpipe.report.sections.figures import plotted_series
 from segpipe.report.sections.study import setting_tables, study_frame, training_costs
 from segpipe.train import train
 from helpers import merge
@@ -123,3 +125,20 @@ def test_study_target_adds_the_photo_and_the_training_costs_to_the_report(tmp_pa
     report = result.stdout.split("segpipe report")[1].split("\n")[0]
     assert "--input train_benchmarks=results/benchmarks/train/dicece.accurate.large.plain.s0.tsv" in report
     assert "--input photo=results/photo" in report
+
+
+def test_large_grids_plot_configurations_or_losses_and_show_one_settings_examples():
+    frame = _frame(np.random.default_rng(1))
+    few, series, _ = plotted_series(frame, ["dice"])
+    assert series == "run_id" and few is frame
+    many = pd.concat([frame.assign(run_id=frame["run_id"] + f"x{k}", seed=frame["seed"] + 2 * k) for k in range(4)])
+    by_configuration, series, meaning = plotted_series(many, ["dice"])  # 16 runs, 2 configurations
+    assert series == "configuration" and set(by_configuration["configuration"]) == {
+        "dicece.accurate.large.plain", "cldice.accurate.large.plain"} and "averaged over seeds" in meaning
+    settings = pd.concat([many.assign(label_type=f"type{k}") for k in range(7)])  # 14 configurations
+    assert plotted_series(settings, ["dice"])[1] == "loss"
+    runs = [f"{loss}.{label}.large.{framework}.s{seed}" for loss in ("dicece", "cldice", "skelrecall")
+            for label in ("noisy", "accurate") for framework in ("plain", "random_hue") for seed in (0, 1)]
+    assert shown_runs(runs) == ["cldice.accurate.large.plain.s0", "dicece.accurate.large.plain.s0",
+                                "skelrecall.accurate.large.plain.s0"]
+    assert shown_runs(runs[:4]) == sorted(runs[:4])

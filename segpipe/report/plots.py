@@ -25,18 +25,24 @@ def figure_png(figure: matplotlib.figure.Figure) -> bytes:
     return buffer.getvalue()
 
 
-def metric_plot(frame: pd.DataFrame, metric: str) -> bytes:
-    """Box plot with the individual cases of ``metric`` per test group, one box per run.
+#: Most boxes per group (or lines with a legend) that a plot shows legibly.
+MAX_SERIES = 12
+
+
+def metric_plot(frame: pd.DataFrame, metric: str, series: str = "run_id") -> bytes:
+    """Box plot with the individual cases of ``metric`` per test group, one box per series.
 
     Parameters
     ----------
     frame
-        Per-case metrics with ``run_id``, ``group`` and the ``metric`` column.
+        Per-case metrics with ``group``, the ``series`` and the ``metric`` column.
     metric
         Column to plot.
+    series
+        Column whose values get one box each per group (default: one per run).
     """
     groups = group_order(frame["group"])
-    runs = sorted(frame["run_id"].unique())
+    runs = sorted(frame[series].unique())
     width = 0.8 / len(runs)
     figure, axes = plt.subplots(figsize=(max(4.0, 0.9 * len(groups) * max(1, len(runs)) + 1.5), 3.2))
     jitter = np.random.default_rng(0)
@@ -44,7 +50,7 @@ def metric_plot(frame: pd.DataFrame, metric: str) -> bytes:
     for index, run in enumerate(runs):
         colour = _COLOURS[index % len(_COLOURS)]
         for position, group in enumerate(groups):
-            values = frame[(frame["run_id"] == run) & (frame["group"] == group)][metric].astype(float).to_numpy()
+            values = frame[(frame[series] == run) & (frame["group"] == group)][metric].astype(float).to_numpy()
             if values.size == 0:
                 continue
             x = position + (index - (len(runs) - 1) / 2) * width
@@ -82,7 +88,8 @@ def training_curves(logs: Mapping[str, pd.DataFrame]) -> bytes:
     dice_axes.set(xlabel="iteration", ylabel="Dice", title="validation Dice", ylim=(0, 1))
     for axes in (loss_axes, dice_axes):
         axes.grid(alpha=0.3)
-    loss_axes.legend(fontsize=7)
+    if len(logs) <= MAX_SERIES:
+        loss_axes.legend(fontsize=7)
     return figure_png(figure)
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from segpipe.experiments import RunSpec
 from segpipe.io import read_image, read_mask
 from segpipe.report import html, plots
 from segpipe.report.aggregation import group_order, metric_columns
@@ -44,20 +45,40 @@ def slice_2d(image: np.ndarray, masks: Sequence[np.ndarray]) -> tuple[np.ndarray
     return image[:, index], [mask[index] for mask in masks]
 
 
+def shown_runs(run_ids: list[str]) -> list[str]:
+    """The runs whose predictions the examples show: all, or for large grids one setting's.
+
+    With more than :data:`~segpipe.report.plots.MAX_SERIES` runs, the runs of one setting and seed
+    (the lowest seed; accurate labels, large training set and plain training when there are such
+    runs), at most that many.
+    """
+    if len(run_ids) <= plots.MAX_SERIES:
+        return sorted(run_ids)
+    specs = [RunSpec.parse(run_id) for run_id in run_ids]
+    first = min(specs, key=lambda s: (s.seed, s.label_type != "accurate", s.training_set != "large",
+                                      s.framework != "plain", s.label_type, s.training_set, s.framework))
+    chosen = [s.run_id for s in specs if (s.label_type, s.training_set, s.framework, s.seed)
+              == (first.label_type, first.training_set, first.framework, first.seed)]
+    return sorted(chosen)[:plots.MAX_SERIES]
+
+
 @register_section("Examples", order=60)
 def examples(context: ReportContext) -> str | None:
     """``report.examples`` test cases: image, reference and every run's prediction against it."""
     count = int(context.config.get("report", {}).get("examples", 0))
     if context.manifest is None or not context.predictions or not count:
         return None
-    parts = []
+    runs = shown_runs(list(context.predictions))
+    parts = [] if len(runs) == len(context.predictions) else [html.paragraph(
+        f"{len(context.predictions)} runs: the predictions shown are those of {len(runs)} runs of one setting and seed.",
+        note=True)]
     for case_id in choose_examples(context.frame, count):
         case = context.manifest.case(case_id)
         image = read_image(case.image).array
         reference = read_mask(case.labels[context.reference_type])[0] > 0
         names, masks = [], []
-        for run_id, prediction_set in sorted(context.predictions.items()):
-            predicted = {p.case_id: p for p in prediction_set.cases}.get(case_id)
+        for run_id in runs:
+            predicted = {p.case_id: p for p in context.predictions[run_id].cases}.get(case_id)
             if predicted is not None:
                 names.append(run_id)
                 masks.append(read_mask(predicted.mask)[0] > 0)
