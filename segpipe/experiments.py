@@ -19,6 +19,9 @@ from segpipe.errors import ConfigError
 #: change them only within floating-point rounding).
 _NO_EFFECT_ON_WEIGHTS = ("device", "distributed", "num_workers", "checkpoint_every", "validate_every")
 
+#: Settings under ``train`` that only runs of one framework read (changing them retrains only those).
+_FRAMEWORK_SETTINGS = {"random_hue": ("random_hue",)}
+
 
 @dataclass(frozen=True)
 class RunSpec:
@@ -90,11 +93,13 @@ def training_settings(config: Mapping[str, Any], run_id: str) -> dict[str, Any]:
 
     ``segpipe train`` fingerprints its checkpoints with them (a checkpoint written with other
     settings is not resumed) and the workflow's train rule carries them as ``params``, so that
-    changing any of them, and nothing else, retrains the run.
+    changing any of them, and nothing else, retrains the run. A ``self_distillation`` run's
+    include its teacher's; settings of ``train`` that only another framework reads are left out.
     """
     run = RunSpec.parse(run_id)
     teacher = teacher_run(run_id)
-    ignored = _NO_EFFECT_ON_WEIGHTS + (() if run.framework == "random_hue" else ("random_hue",))
+    other_frameworks = (key for framework, keys in _FRAMEWORK_SETTINGS.items() if framework != run.framework for key in keys)
+    ignored = (*_NO_EFFECT_ON_WEIGHTS, *other_frameworks)
     return {
         "run": run_id,
         **({"teacher": training_settings(config, teacher)} if teacher else {}),

@@ -77,6 +77,11 @@ def test_training_costs_per_loss(tmp_path):
     costs = training_costs(sorted(tmp_path.glob("*.tsv")))
     assert costs.loc["dicece", "runs"] == 2 and costs.loc["dicece", "mean time (s)"] == 12.0
     assert costs.loc["cldice", "peak memory (MB)"] == 610.0 and costs.loc["dicece", "peak memory (MB)"] == 520.0
+    (tmp_path / "dicece.accurate.large.plain.s2.tsv").write_text("not a benchmark\n")
+    with pytest.raises(InputError, match="not a Snakemake benchmark file"):
+        training_costs(sorted(tmp_path.glob("*.tsv")))
+    with pytest.raises(InputError, match="not a Snakemake benchmark file"):
+        training_costs([tmp_path / "dicece.accurate.large.plain.s9.tsv"])  # missing
 
 
 def test_best_run_has_fewest_betti_errors_then_highest_dice():

@@ -34,7 +34,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--train-logs", type=Path, nargs="*", default=[], metavar="CSV",
                         help="RUN_DIR/train_log.csv files (for training curves)")
     parser.add_argument("--input", action="append", default=[], metavar="NAME=PATH", dest="inputs",
-                        help="a further named input for sections added by other stages (repeatable)")
+                        help="a further named input for sections added by other stages (repeatable): "
+                             "train_benchmarks=TSV (Snakemake benchmark of a train job: training cost per loss), "
+                             "photo=DIR (output of `segpipe photo`)")
     parser.add_argument("--metrics-out", type=Path, metavar="CSV", help="also write all per-case metrics to this CSV")
     parser.add_argument("--summary-out", type=Path, metavar="CSV",
                         help="also write the means and confidence intervals per configuration, group and metric")

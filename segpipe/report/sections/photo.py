@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from segpipe.errors import InputError
 from segpipe.report import html, plots
 from segpipe.report.context import ReportContext
 from segpipe.report.registry import register_section
@@ -40,7 +41,11 @@ def real_photo(context: ReportContext) -> str | None:
     if not directories:
         return None
     directory = Path(directories[0])
-    summary = json.loads((directory / "photo.json").read_text(encoding="utf-8"))
+    try:
+        summary = json.loads((directory / "photo.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read photo.json ({exc})", where=directory,
+                         fix="pass the output directory of `segpipe photo` as --input photo=DIR") from exc
     photo = read_image(directory / "photo.png").array
     mask = read_mask(directory / "mask.png")[0] > 0
     b0, b1 = summary["betti"]

@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 
 from segpipe.data.manifest import IN_DISTRIBUTION
+from segpipe.errors import InputError
+from segpipe.experiments import RunSpec
 from segpipe.report import html
 from segpipe.report.context import ReportContext
 from segpipe.report.registry import register_section
@@ -105,6 +107,11 @@ def training_costs(paths: list[Path]) -> pd.DataFrame:
     paths
         ``BENCHMARKS/train/{run}.tsv`` files (columns ``s`` and ``max_rss`` in MB).
 
+    Raises
+    ------
+    InputError
+        If a file is missing or not a benchmark file; ConfigError if its name is not a run identifier.
+
     Returns
     -------
     pandas.DataFrame
@@ -113,12 +120,14 @@ def training_costs(paths: list[Path]) -> pd.DataFrame:
     """
     rows = []
     for path in paths:
-        run = path.stem
-        benchmark = pd.read_csv(path, sep="\t")
-        loss, framework = run.split(".")[0], run.split(".")[3]
-        rows.append({"loss": loss, "framework": framework, "seconds": float(benchmark["s"].iloc[-1]),
-                     "max_rss": pd.to_numeric(benchmark["max_rss"], errors="coerce").iloc[-1]})
-    frame = pd.DataFrame(rows, columns=["loss", "framework", "seconds", "max_rss"])
+        try:
+            benchmark = pd.read_csv(path, sep="\t")
+            seconds, rss = float(benchmark["s"].iloc[-1]), pd.to_numeric(benchmark["max_rss"], errors="coerce").iloc[-1]
+        except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, KeyError, IndexError, ValueError) as exc:
+            raise InputError(f"not a Snakemake benchmark file ({type(exc).__name__}: {exc})", where=path,
+                             fix="pass the BENCHMARKS/train/{run}.tsv files the workflow's train jobs wrote") from exc
+        rows.append({"loss": RunSpec.parse(path.stem).loss, "seconds": seconds, "max_rss": rss})
+    frame = pd.DataFrame(rows, columns=["loss", "seconds", "max_rss"])
     grouped = frame.groupby("loss", sort=True)
     return pd.DataFrame({
         "runs": grouped.size(),
@@ -131,7 +140,7 @@ def training_costs(paths: list[Path]) -> pd.DataFrame:
 @register_section("Training cost per loss", order=45)
 def training_cost(context: ReportContext) -> str | None:
     """Wall time and peak resident memory of the training jobs, per loss (``--input train_benchmarks=``)."""
-    paths = [Path(p) for p in context.inputs.get("train_benchmarks", []) if Path(p).is_file()]
+    paths = [Path(p) for p in context.inputs.get("train_benchmarks", [])]
     if not paths:
         return None
     costs = training_costs(paths)
