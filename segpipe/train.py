@@ -349,7 +349,10 @@ def _train_process(
     optimizer = _optimizer(settings, network.parameters())
     scheduler = _scheduler(settings, optimizer)
     columns = ["iteration", "loss", *(f"loss_{key}" for key in loss.keys), "lr", "seconds", "val_dice"]
-    fingerprint = _fingerprint(training_settings(config, run_id), [case.case_id for case in train_cases])
+    settings_used = training_settings(config, run_id)
+    if teacher is not None:  # a retrained teacher changes the labels: its checkpoints are not resumed
+        settings_used["teacher_sha256"] = hashlib.sha256(teacher.read_bytes()).hexdigest()
+    fingerprint = _fingerprint(settings_used, [case.case_id for case in train_cases])
     checkpoint_dir = out_dir / "checkpoints"
     start, rows = _resume(checkpoint_dir, fingerprint, (network, optimizer, scheduler), device, context)
     parallel = context.wrap(network, device)  # after the resume: DDP starts from rank 0's weights
