@@ -117,15 +117,16 @@ def tool_function(tool: str, threads: int):
     if tool == "ours_matching":
         from segpipe.topology import betti_matching
 
-        return lambda p, t: [betti_matching(a, b) for a, b in zip(p, t)]
+        # connectivity "face": the V-construction of the reference and cripser (like for like)
+        return lambda p, t: [betti_matching(a, b, connectivity="face") for a, b in zip(p, t)]
     if tool == "ours_batch":
         from segpipe.topology import betti_matching_batch
 
-        return lambda p, t: betti_matching_batch(p, t, threads=threads)
+        return lambda p, t: betti_matching_batch(p, t, threads=threads, connectivity="face")
     if tool == "ours_barcode":
         from segpipe.topology import barcode
 
-        return lambda p, t: [barcode(a) for a in p]
+        return lambda p, t: [barcode(a, connectivity="face") for a in p]
     if tool == "reference_matching":
         module = reference_module()
         # The reference computes sublevel filtrations: give it 1 - x (superlevel of x).

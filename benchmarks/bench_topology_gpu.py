@@ -110,13 +110,14 @@ def main() -> None:
             times, results = {}, {}
             for backend in args.backends:
                 times[backend], results[backend] = fastest(
-                    lambda: betti_matching_batch(predictions, targets, threads=threads, backend=backend), args.repeat
+                    lambda: betti_matching_batch(predictions, targets, threads=threads, backend=backend, connectivity="face"),
+                    args.repeat,
                 )
             on_device = device_tensors(predictions) if "cuda" in args.backends else None
             if on_device is not None:
                 device_targets = device_tensors(targets)
                 times["torch"], results["torch"] = fastest(
-                    lambda: betti_matching_batch(on_device, device_targets, threads=threads, backend="cuda"),
+                    lambda: betti_matching_batch(on_device, device_targets, threads=threads, backend="cuda", connectivity="face"),
                     args.repeat,
                 )
             same = all(identical(results[args.backends[0]], other) for other in results.values())

@@ -123,7 +123,7 @@ def evaluate(
     Parameters
     ----------
     config
-        Validated configuration (section ``evaluate``).
+        Validated configuration (section ``evaluate`` and ``connectivity``).
     manifest_path
         Manifest listing the cases, their groups and their raw label files.
     predictions_dir
@@ -175,7 +175,7 @@ def evaluate(
 
     workers = max(1, min(threads, len(references)))
     per_case = max(1, threads // workers)
-    metric_settings = MetricSettings.from_config(settings)
+    metric_settings = MetricSettings.from_config(config)
     jobs = [(p, r, list(settings["metrics"]), metric_settings, per_case) for p, r in zip(predictions.cases, references)]
     values = run_jobs(score_case, jobs, workers=workers, progress=progress, description="evaluate",
                       initializer=_single_threaded_worker)

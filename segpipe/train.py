@@ -333,7 +333,9 @@ def _train_process(
     patch_size = _check_patch_size(settings["patch_size"], spec)
     fingerprint_path = manifest_path.parent / "fingerprint.json"
     dataset_fingerprint = json.loads(fingerprint_path.read_text()) if fingerprint_path.is_file() else {}
-    loss = build_loss(run.loss, config["losses"], TermContext(settings["output"], spec.dimensions, run.label_type, dataset_fingerprint))
+    context_of_terms = TermContext(settings["output"], spec.dimensions, run.label_type, dataset_fingerprint,
+                                   connectivity=config["connectivity"])
+    loss = build_loss(run.loss, config["losses"], context_of_terms)
 
     sampling = SamplingSettings.from_config(settings, spec.divisor)
     if run.framework == "random_hue":

@@ -23,6 +23,18 @@ def dataset_3d(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_dataset(tmp_path_factory.mktemp("tiny3d"), 3)
 
 
+#: The real TopoMortar data set beside the project (read-only; ../shared/topomortar/README.md).
+TOPOMORTAR = Path(__file__).resolve().parents[1].parent / "shared" / "topomortar"
+
+
+@pytest.fixture(scope="session")
+def topomortar() -> Path:
+    """Root of the real TopoMortar data (``dataset/``, ``results/``); skips the test where it is absent."""
+    if not (TOPOMORTAR / "dataset" / "splits.yaml").is_file():
+        pytest.skip(f"the real TopoMortar data set is not at {TOPOMORTAR} (CI always has it)")
+    return TOPOMORTAR
+
+
 @pytest.fixture(scope="session")
 def reference():
     """The reference Betti matching module (``betti_matching``); skips the test when unavailable."""

@@ -21,7 +21,7 @@ def test_default_config_is_valid_and_gets_defaults():
 @pytest.mark.parametrize(
     ("config", "expected"),
     [
-        ({"trian": {}}, "unknown key 'trian'; allowed keys: dataset"),
+        ({"trian": {}}, "unknown key 'trian'; allowed keys: connectivity, dataset"),
         ({"train": {"netwrk": {}}}, "unknown key 'netwrk' in 'train'; allowed keys: augmentation, batch_size"),
         ({"train": {"network": {"name": "vnet"}}}, "'train.network.name' is 'vnet'; allowed values: 'unet', 'dynunet'"),
         ({"train": {"iterations": "many"}}, "'train.iterations' must be of type integer, got 'many'"),

@@ -9,6 +9,7 @@ from betti_reference import reference_loss
 from loss_cases import logits_for, make_loss, tubes, value
 
 from segpipe.errors import ConfigError
+from segpipe.losses import TermContext, build_loss
 from segpipe.losses.betti_matching import matching_losses
 from segpipe.topology import betti_matching, betti_matching_loss
 
@@ -43,7 +44,8 @@ def test_value_is_the_formula_on_the_reference_matching(reference, filtration, s
     for _ in range(3):
         probability, target = random_pair(rng, 3, shape, binary)
         logits = logits_for(probability, "sigmoid")
-        loss = make_loss("bettimatching", "sigmoid", len(shape), filtration=filtration)
+        loss = make_loss("bettimatching", "sigmoid", len(shape), filtration=filtration, connectivity="face",
+                         normalisation="none")  # the reference's construction and sum
         ours = float(value(loss, logits, target))
         seen = torch.sigmoid(logits)  # exactly the probabilities the term computes with
         assert ours == pytest.approx(reference_value(reference, seen, target, filtration), rel=1e-5)
@@ -55,10 +57,28 @@ def test_hand_computed_value():
     # component born at 0.6 and dying at 0.3 has no partner: (0.3 - 0.6)^2 = 0.09.
     probability = torch.tensor([[[[0.9, 0.2, 0.8, 0.3, 0.6]]]])
     target = torch.tensor([[[[1.0, 0.0, 1.0, 0.0, 0.0]]]])
-    loss = make_loss("bettimatching")
+    loss = make_loss("bettimatching", normalisation="none")
     assert float(value(loss, logits_for(probability, "sigmoid"), target)) == pytest.approx(0.25, abs=1e-6)
-    weighted = make_loss("bettimatching", matched_weight=2.0, unmatched_weight=0.5)
+    weighted = make_loss("bettimatching", matched_weight=2.0, unmatched_weight=0.5, normalisation="none")
     assert float(value(weighted, logits_for(probability, "sigmoid"), target)) == pytest.approx(0.32 + 0.045, abs=1e-6)
+    per_voxel = make_loss("bettimatching")  # the default: divided by the 5 voxels of the patch
+    assert float(value(per_voxel, logits_for(probability, "sigmoid"), target)) == pytest.approx(0.25 / 5, abs=1e-7)
+
+
+def test_per_voxel_normalisation_keeps_the_weight_of_a_pattern_across_patch_sizes():
+    """A wall pattern tiled over a patch 4x larger has 4x the bars: the sum grows 4x, the per-voxel value not."""
+    rng = np.random.default_rng(9)
+    tile = tubes(rng, 1, (16, 16))
+    noisy = (0.8 * tile + 0.2 * torch.from_numpy(rng.random((1, 1, 16, 16))).float()).clamp(0.01, 0.99)
+    big_label, big_noisy = (torch.tile(x, (1, 1, 2, 2)) for x in (tile, noisy))
+    values = {}
+    for normalisation in ("none", "per_voxel"):
+        loss = make_loss("bettimatching", normalisation=normalisation)
+        small = float(value(loss, logits_for(noisy, "sigmoid"), tile))
+        big = float(value(loss, logits_for(big_noisy, "sigmoid"), big_label))
+        values[normalisation] = big / small
+    assert values["none"] > 2.5
+    assert 0.6 < values["per_voxel"] < 1.6
 
 
 def test_weights_scale_the_matched_and_unmatched_parts():
@@ -74,17 +94,24 @@ def test_weights_scale_the_matched_and_unmatched_parts():
     assert at(2.0, 3.0) == pytest.approx(2 * matched + 3 * unmatched, rel=1e-5)
 
 
-@pytest.mark.parametrize("construction", ["vertex", "top"])
+@pytest.mark.parametrize("connectivity", ["face", "full"])
 @pytest.mark.parametrize("relative", [False, True])
-def test_options_match_the_topology_engine_loss(construction, relative):
+def test_options_match_the_topology_engine_loss(connectivity, relative):
     probability, target = random_pair(np.random.default_rng(4), 2, (6, 9, 7), binary=True)
-    loss = make_loss("bettimatching", "sigmoid", 3, construction=construction, relative=relative)
+    loss = make_loss("bettimatching", "sigmoid", 3, connectivity=connectivity, relative=relative)
     ours = float(value(loss, logits_for(probability, "sigmoid"), target))
     expected = []
     for p, t in zip(probability[:, 0].double().numpy(), target[:, 0].double().numpy()):
-        matching = betti_matching(p, t, construction=construction, relative=relative)
+        matching = betti_matching(p, t, connectivity=connectivity, relative=relative)
         expected.append(betti_matching_loss(matching, p, t))
-    assert ours == pytest.approx(np.mean(expected), rel=1e-5)
+    assert ours == pytest.approx(np.mean(expected) / p.size, rel=1e-5)
+
+
+def test_connectivity_defaults_to_the_runs_which_the_metrics_count():
+    assert make_loss("bettimatching").terms["bettimatching"].connectivity == "full"
+    face_run = TermContext("sigmoid", 2, "accurate", connectivity="face")
+    loss = build_loss("x", {"x": {"terms": [{"name": "bettimatching"}]}}, face_run)
+    assert loss.terms["bettimatching"].connectivity == "face"
 
 
 def test_gradient_reaches_only_the_birth_and_death_voxels():
@@ -125,7 +152,8 @@ def test_a_prediction_equal_to_the_label_has_no_loss():
 
 
 @pytest.mark.parametrize("options, key", [
-    ({"filtration": "upper"}, "filtration"), ({"construction": "cubical"}, "construction"),
+    ({"filtration": "upper"}, "filtration"), ({"connectivity": "top"}, "connectivity"),
+    ({"normalisation": "bars"}, "normalisation"),
     ({"relative": "yes"}, "relative"), ({"matched_weight": -1}, "matched_weight"),
     ({"unmatched_weight": "1"}, "unmatched_weight"), ({"threads": 0}, "threads"), ({"threads": 1.5}, "threads"),
 ])

@@ -55,7 +55,7 @@ def test_perfect_prediction_is_minimal_and_imperfect_has_gradient(name, dimensio
     logits = torch.randn(3, 1 if output == "sigmoid" else 2, *SHAPES[dimensions], requires_grad=True)
     imperfect = loss(logits, batch, PROGRESS).total
     imperfect.backward()
-    assert torch.isfinite(imperfect) and float(imperfect.detach()) > perfect + 1e-2
+    assert torch.isfinite(imperfect) and float(imperfect.detach()) > perfect + 1e-3  # per-voxel terms (Betti matching) are small
     assert torch.isfinite(logits.grad).all() and logits.grad.abs().sum() > 0
 
 

@@ -26,7 +26,7 @@ LOSSES = {
     "dicece": ([{"name": "dicece"}], "dicece"),
     "cldice": ([{"name": "dicece"}, {"name": "cldice", "weight": 0.5}], "cldice"),
     "skelrecall": ([{"name": "dicece"}, {"name": "skelrecall"}], "skelrecall"),
-    "bettimatching": ([{"name": "dicece"}, {"name": "bettimatching", "weight": 0.01, "relative": True}], "bettimatching"),
+    "bettimatching": ([{"name": "dicece"}, {"name": "bettimatching", "weight": 40.0}], "bettimatching"),
     "mip": ([{"name": "dicece", "weight": 0.7}, {"name": "mip", "weight": 0.3}], "mip"),
     "boundary": ([{"name": "dicece", "weight": {"start": 1.0, "end": 0.5}},
                   {"name": "boundary", "weight": {"start": 0.0, "end": 0.5}}], "boundary"),

@@ -8,9 +8,9 @@ from topology_cases import cases
 from segpipe.topology import barcode
 
 
-def gudhi_bars(array: np.ndarray, construction: str) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+def gudhi_bars(array: np.ndarray, connectivity: str) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """Per dimension: sorted finite (birth, death) pairs and sorted essential births from gudhi."""
-    if construction == "vertex":
+    if connectivity == "face":
         complex_ = gudhi.CubicalComplex(vertices=array)
     else:
         complex_ = gudhi.CubicalComplex(top_dimensional_cells=array)
@@ -23,10 +23,10 @@ def gudhi_bars(array: np.ndarray, construction: str) -> dict[int, tuple[np.ndarr
     return out
 
 
-def assert_same_barcode(array: np.ndarray, construction: str = "vertex", filtration: str = "sublevel"):
-    ours = barcode(array, construction=construction, filtration=filtration)
+def assert_same_barcode(array: np.ndarray, connectivity: str = "face", filtration: str = "sublevel"):
+    ours = barcode(array, connectivity=connectivity, filtration=filtration)
     sign = 1.0 if filtration == "sublevel" else -1.0
-    reference = gudhi_bars(sign * array, construction)
+    reference = gudhi_bars(sign * array, connectivity)
     assert len(ours) == array.ndim
     for dim, bars in enumerate(ours):
         finite = sign * bars.finite()
@@ -36,13 +36,13 @@ def assert_same_barcode(array: np.ndarray, construction: str = "vertex", filtrat
 
 
 @pytest.mark.parametrize("seed", range(10))
-def test_2d_vertex_construction_equals_gudhi(seed):
+def test_2d_face_connectivity_equals_gudhi_vertices(seed):
     for array in cases(seed, 100, ndim=2):
         assert_same_barcode(array)
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_3d_vertex_construction_equals_gudhi(seed):
+def test_3d_face_connectivity_equals_gudhi_vertices(seed):
     for array in cases(100 + seed, 50, ndim=3):
         assert_same_barcode(array)
 
@@ -54,17 +54,17 @@ def test_superlevel_is_sublevel_of_negated_values(ndim, count):
 
 
 @pytest.mark.parametrize("ndim,count", [(2, 200), (3, 50)])
-def test_top_construction_equals_gudhi_top_dimensional_cells(ndim, count):
+def test_full_connectivity_equals_gudhi_top_dimensional_cells(ndim, count):
     for array in cases(300 + ndim, count, ndim):
-        assert_same_barcode(array, construction="top")
-        assert_same_barcode(array, construction="top", filtration="superlevel")
+        assert_same_barcode(array, connectivity="full")
+        assert_same_barcode(array, connectivity="full", filtration="superlevel")
 
 
-@pytest.mark.parametrize("construction", ["vertex", "top"])
-def test_coordinates_index_the_bar_values(construction):
+@pytest.mark.parametrize("connectivity", ["face", "full"])
+def test_coordinates_index_the_bar_values(connectivity):
     rng = np.random.default_rng(7)
     array = rng.random((9, 7, 8))
-    for bars in barcode(array, construction=construction):
+    for bars in barcode(array, connectivity=connectivity):
         finite = ~bars.essential
         np.testing.assert_array_equal(array[tuple(bars.birth_coordinates.T)], bars.births)
         np.testing.assert_array_equal(array[tuple(bars.death_coordinates[finite].T)], bars.deaths[finite])

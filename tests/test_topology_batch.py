@@ -22,12 +22,12 @@ def test_batch_of_lists_equals_single_pairs(threads):
     shapes = [(9, 11), (5, 6, 7), (1, 13), (8, 8), (4, 4, 4)]
     predictions = [rng.random(s) for s in shapes]
     targets = [(rng.random(s) > 0.5).astype(np.uint8) for s in shapes]
-    results = betti_matching_batch(predictions, targets, threads=threads, construction="top", relative=True)
+    results = betti_matching_batch(predictions, targets, threads=threads, connectivity="full", relative=True)
     assert len(results) == len(shapes)
     for p, t, result in zip(predictions, targets, results):
-        assert_same(result, betti_matching(p, t, construction="top", relative=True))
+        assert_same(result, betti_matching(p, t, connectivity="full", relative=True))
         assert betti_matching_loss(result, p, t) == betti_matching_loss(
-            betti_matching(p, t, construction="top", relative=True), p, t
+            betti_matching(p, t, connectivity="full", relative=True), p, t
         )
 
 

@@ -335,12 +335,12 @@ def test_gpu_equals_cpu(shape, kind, negate):
 
 @pytest.mark.gpu
 @requires_cuda
-@pytest.mark.parametrize("construction, relative", [("vertex", False), ("top", True)])
-def test_gpu_batches_equal_cpu_batches(construction, relative):
+@pytest.mark.parametrize("connectivity, relative", [("face", False), ("full", True)])
+def test_gpu_batches_equal_cpu_batches(connectivity, relative):
     rng = np.random.default_rng(11)
     shapes = [(40, 50), (12, 14, 10), (3, 64), (16, 16, 16)]
     pairs = [random_inputs(s, kind, rng) for s, kind in zip(shapes, ["noise", "ties", "binary", "noise"])]
-    options = dict(construction=construction, relative=relative, threads=3)
+    options = dict(connectivity=connectivity, relative=relative, threads=3)
     cpu = betti_matching_batch([p for p, _ in pairs], [t for _, t in pairs], backend="cpu", **options)
     gpu = betti_matching_batch([p for p, _ in pairs], [t for _, t in pairs], backend="cuda", **options)
     for x, y in zip(cpu, gpu):
@@ -363,15 +363,16 @@ def test_torch_device_tensors_are_read_on_the_device():
         p = torch.tensor(rng.random(shape), dtype=torch.float32, device="cuda", requires_grad=True)
         t = torch.tensor(rng.random(shape) > 0.5, dtype=torch.float32, device="cuda")
         host_p, host_t = p.detach().cpu().numpy(), t.cpu().numpy()
-        for options in (dict(), dict(construction="top", relative=True)):
+        for options in (dict(connectivity="face"), dict(connectivity="full", relative=True)):
             expected = betti_matching(host_p, host_t, backend="cpu", **options)
             result = betti_matching(p, t, backend="cuda", **options)
             assert_same_matching(expected, result)
             assert betti_matching_loss(result, p, t) == pytest.approx(betti_matching_loss(expected, host_p, host_t))
         # a host target with a device prediction goes to the prediction's device
-        assert_same_matching(betti_matching(host_p, host_t, backend="cpu"), betti_matching(p, host_t, backend="cuda"))
-        bars = barcode(p, backend="cuda")
-        for x, y in zip(barcode(host_p, backend="cpu"), bars):
+        assert_same_matching(betti_matching(host_p, host_t, backend="cpu", connectivity="face"),
+                             betti_matching(p, host_t, backend="cuda", connectivity="face"))
+        bars = barcode(p, backend="cuda", connectivity="face")
+        for x, y in zip(barcode(host_p, backend="cpu", connectivity="face"), bars):
             np.testing.assert_array_equal(x.births, y.births)
             np.testing.assert_array_equal(x.death_coordinates, y.death_coordinates)
         coordinates = np.stack([rng.integers(0, n, 30) for n in shape], axis=1)

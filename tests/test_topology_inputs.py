@@ -34,8 +34,8 @@ def test_non_numeric_input_raises_type_errors(array):
 def test_bad_options_are_rejected():
     with pytest.raises(TopologyValueError, match="filtration"):
         barcode(np.zeros((3, 3)), filtration="upper")
-    with pytest.raises(TopologyValueError, match="construction"):
-        barcode(np.zeros((3, 3)), construction="cubical")
+    with pytest.raises(TopologyValueError, match="connectivity"):
+        barcode(np.zeros((3, 3)), connectivity="cubical")
 
 
 @pytest.mark.parametrize("dtype", [bool, np.uint8, np.int16, np.int64, np.float16, np.float32])
@@ -100,5 +100,5 @@ def test_too_large_t_construction_is_refused_clearly(monkeypatch):
 
     monkeypatch.setattr(filtration, "MAX_VOXELS", 100)
     with pytest.raises(TopologyValueError, match="T-construction"):
-        barcode(np.zeros((6, 6)), construction="top")
-    assert len(barcode(np.zeros((6, 6)), construction="vertex")[0]) == 1
+        barcode(np.zeros((6, 6)), connectivity="full")
+    assert len(barcode(np.zeros((6, 6)), connectivity="face")[0]) == 1

@@ -14,7 +14,7 @@ from segpipe.topology import (
 OPTIONS = [
     {},
     {"filtration": "sublevel"},
-    {"construction": "top"},
+    {"connectivity": "face"},
     {"relative": True},
 ]
 
@@ -37,7 +37,7 @@ def test_identical_inputs_match_everything_with_zero_loss(options, ndim, count):
             np.testing.assert_array_equal(dim.prediction_matched_birth, dim.target_matched_birth)
 
 
-@pytest.mark.parametrize("options", [{}, {"construction": "top"}])
+@pytest.mark.parametrize("options", [{}, {"connectivity": "face"}])
 @pytest.mark.parametrize("ndim,count", [(2, 60), (3, 20)])
 def test_matched_and_unmatched_bars_are_the_barcode(options, ndim, count):
     """Each input's matched plus unmatched bars are exactly its finite barcode."""
@@ -48,7 +48,7 @@ def test_matched_and_unmatched_bars_are_the_barcode(options, ndim, count):
         target = random_values(rng, prediction.shape, kind)
         matching = betti_matching(prediction, target, **options)
         for name, array in (("prediction", prediction), ("target", target)):
-            bars = barcode(array, filtration="superlevel", construction=options.get("construction", "vertex"))
+            bars = barcode(array, filtration="superlevel", connectivity=options.get("connectivity", "full"))
             for dim, m in enumerate(matching):
                 births = np.concatenate([getattr(m, f"{name}_matched_birth"), getattr(m, f"{name}_unmatched_birth")])
                 deaths = np.concatenate([getattr(m, f"{name}_matched_death"), getattr(m, f"{name}_unmatched_death")])
@@ -76,8 +76,9 @@ def test_loss_counts_matched_and_unmatched_bars():
     target[3, 3] = 0.0  # a ring: one component, one hole
     prediction = 0.8 * target
     prediction[3, 3] = 0.3  # the hole is there but shallower
-    prediction[0, 6] = 0.6  # and an extra component
-    matching = betti_matching(prediction, target)
+    prediction[0, 6] = 0.6  # and an extra component (face-connected; diagonally it touches the ring)
+    assert betti_matching(prediction, target).num_unmatched_prediction.tolist() == [0, 0]  # full: no extra component
+    matching = betti_matching(prediction, target, connectivity="face")
     np.testing.assert_array_equal(matching.num_matched, [0, 1])
     np.testing.assert_array_equal(matching.num_unmatched_prediction, [1, 0])
     np.testing.assert_array_equal(matching.num_unmatched_target, [0, 0])

@@ -59,7 +59,7 @@ def test_random_pairs_equal_the_reference_exactly(reference, ndim, count, size):
     for _ in range(count):
         shape = tuple(int(n) for n in rng.integers(2, size + 1, size=ndim))
         a, b = rng.random(shape), rng.random(shape)
-        ours = betti_matching(a, b, filtration="sublevel")
+        ours = betti_matching(a, b, filtration="sublevel", connectivity="face")
         assert_same_matching(ours, reference.compute_matching(a, b), a, b, exact_coordinates=True)
 
 
@@ -69,7 +69,7 @@ def test_pairs_with_ties_give_the_reference_counts_and_loss(reference, ndim, cou
     rng = np.random.default_rng(7 * ndim + len(kind))
     for _ in range(count):
         a, b = random_pair(rng, ndim, kind)
-        ours = betti_matching(a, b, filtration="sublevel")
+        ours = betti_matching(a, b, filtration="sublevel", connectivity="face")
         assert_same_matching(ours, reference.compute_matching(a, b), a, b, exact_coordinates=False)
 
 
@@ -79,18 +79,18 @@ def test_superlevel_matching_is_the_reference_on_negated_arrays(reference):
         for _ in range(20):
             shape = tuple(int(n) for n in rng.integers(2, 10 if ndim == 2 else 6, size=ndim))
             prediction, target = rng.random(shape), (rng.random(shape) > 0.5).astype(float)
-            ours = betti_matching(prediction, target)  # superlevel is the default
+            ours = betti_matching(prediction, target, connectivity="face")  # superlevel is the default
             result = reference.compute_matching(-prediction, -target)
             assert_same_matching(ours, result, prediction, target, exact_coordinates=False)
 
 
-def test_top_construction_is_the_reference_on_the_cell_grid(reference):
+def test_full_connectivity_is_the_reference_on_the_cell_grid(reference):
     rng = np.random.default_rng(12)
     for ndim in (2, 3):
         for _ in range(15):
             shape = tuple(int(n) for n in rng.integers(2, 9 if ndim == 2 else 5, size=ndim))
             a, b = rng.random(shape), rng.random(shape)
-            ours = betti_matching(a, b, filtration="sublevel", construction="top")
+            ours = betti_matching(a, b, filtration="sublevel", connectivity="full")
             result = reference.compute_matching(top_construction_grid(a, "sublevel"), top_construction_grid(b, "sublevel"))
             np.testing.assert_array_equal(ours.num_matched, result.num_matched)
             np.testing.assert_array_equal(ours.num_unmatched_prediction, result.num_unmatched_input1)
@@ -103,7 +103,7 @@ def test_barcode_coordinates_equal_the_reference(reference):
     rng = np.random.default_rng(13)
     for shape in [(12, 15), (30, 7), (6, 7, 8)]:
         array = rng.random(shape)
-        ours = barcode(array)
+        ours = barcode(array, connectivity="face")
         result = reference.compute_barcode(array)
         for dim, bars in enumerate(ours):
             finite = ~bars.essential

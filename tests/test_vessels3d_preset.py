@@ -46,7 +46,7 @@ def test_preset_validates_and_is_a_3d_run():
             for name in ("mip_z", "mip_all")}
     assert axes == {"mip_z": [0], "mip_all": ["all"]}
     assert {"hd95", "assd", "nsd", "betti", "betti_matching"} <= set(config["evaluate"]["metrics"])
-    assert config["evaluate"]["connectivity"] == "full"
+    assert config["connectivity"] == "full"
 
 
 def test_preset_merged_over_config_yaml_plans_every_loss(tmp_path):

@@ -14,6 +14,21 @@ filtration, summed over homology dimensions::
 :func:`segpipe.topology.betti_matching_loss`). The term is the mean over samples (and over the two
 filtrations with ``filtration: both``). Only the foreground channel is used: with two classes the
 background channel carries the same topology.
+
+Connectivity
+    The matching uses the run's ``connectivity`` (the metrics'; default ``full``: foreground
+    8-connected in 2D, 26 in 3D). With another connectivity than the metrics', descent can drive
+    the term to zero while the metrics still count holes: a diagonal gap between two foreground
+    pixels closes a hole for ``face`` and not for ``full``.
+
+Normalisation
+    Stucki et al.'s loss is a sum over bars, so its scale grows with the patch (more bars) and its
+    right weight depends on the patch size (its authors used 0.5 at 48 px and about 0.0015 at
+    256 px). With ``normalisation: per_voxel`` (the default) the sum is divided by the number of
+    voxels of the patch. Each bar end then gets a gradient on the scale of one voxel's
+    cross-entropy gradient (which is also divided by the number of voxels), whatever the patch
+    size, so one weight suits every patch size; unlike a mean over bars, a prediction with more
+    topological errors still has a larger loss. ``normalisation: none`` keeps the sum.
 """
 
 from __future__ import annotations
@@ -27,12 +42,12 @@ import torch
 from segpipe.losses.options import OptionError, choice, flag, integer, number
 from segpipe.losses.registry import LossTerm, Progress, TermContext, register_term
 from segpipe.models.networks import foreground_probability
-from segpipe.topology import BettiMatching, betti_matching_batch
+from segpipe.topology import CONNECTIVITIES, BettiMatching, betti_matching_batch
 
 #: Values of the ``filtration`` option.
 FILTRATIONS = ("superlevel", "sublevel", "both")
-#: Values of the ``construction`` option.
-CONSTRUCTIONS = ("vertex", "top")
+#: Values of the ``normalisation`` option.
+NORMALISATIONS = ("per_voxel", "none")
 
 
 class _Gatherer:
@@ -136,9 +151,12 @@ class BettiMatchingTerm(LossTerm):
     filtration
         ``"superlevel"`` (default; foreground enters first, the loss of Stucki et al.),
         ``"sublevel"`` (background first), or ``"both"`` (the mean of the two).
-    construction
-        ``"vertex"`` (default, as the reference implementation: foreground 4-/6-connected) or
-        ``"top"`` (foreground 8-/26-connected, as TopoMortar's Betti errors).
+    connectivity
+        ``"full"`` (foreground 8-/26-connected) or ``"face"`` (4-/6-connected); None (default):
+        the run's ``connectivity``, the one the metrics count.
+    normalisation
+        ``"per_voxel"`` (default): the sum over bars divided by the voxels of the patch, so that
+        the weight does not depend on the patch size; ``"none"``: the sum (Stucki et al.).
     relative
         Homology relative to the patch border, with the border treated as foreground (a frame of
         the first filtration value around both inputs): structures cut by the patch border are
@@ -158,7 +176,8 @@ class BettiMatchingTerm(LossTerm):
         context: TermContext,
         *,
         filtration: str = "superlevel",
-        construction: str = "vertex",
+        connectivity: str | None = None,
+        normalisation: str = "per_voxel",
         relative: bool = False,
         matched_weight: float = 1.0,
         unmatched_weight: float = 1.0,
@@ -166,7 +185,8 @@ class BettiMatchingTerm(LossTerm):
     ) -> None:
         super().__init__(context)
         self.filtrations = ("superlevel", "sublevel") if choice("filtration", filtration, FILTRATIONS) == "both" else (filtration,)
-        self.construction = choice("construction", construction, CONSTRUCTIONS)
+        self.connectivity = context.connectivity if connectivity is None else choice("connectivity", connectivity, CONNECTIVITIES)
+        self.normalisation = choice("normalisation", normalisation, NORMALISATIONS)
         self.relative = flag("relative", relative)
         self.matched_weight = number("matched_weight", matched_weight)
         self.unmatched_weight = number("unmatched_weight", unmatched_weight)
@@ -178,11 +198,11 @@ class BettiMatchingTerm(LossTerm):
         """Betti matchings of every sample of ``(B, *spatial)`` tensors, computed on the CPU."""
         return betti_matching_batch(
             list(probability.detach().cpu().numpy()), list(label.detach().cpu().numpy()),
-            threads=self.threads, filtration=filtration, construction=self.construction, relative=self.relative,
+            threads=self.threads, filtration=filtration, connectivity=self.connectivity, relative=self.relative,
         )
 
     def forward(self, logits: torch.Tensor, batch: Mapping[str, torch.Tensor], progress: Progress) -> torch.Tensor:
-        """Mean Betti matching loss over the samples (and filtrations)."""
+        """Mean Betti matching loss over the samples (and filtrations), per voxel unless ``normalisation: none``."""
         probability = foreground_probability(logits, self.context.output)[:, 0]
         label = batch["label"][:, 0]
         losses = [
@@ -192,4 +212,5 @@ class BettiMatchingTerm(LossTerm):
             )
             for filtration in self.filtrations
         ]
-        return torch.cat(losses).mean()
+        mean = torch.cat(losses).mean()
+        return mean / probability[0].numel() if self.normalisation == "per_voxel" else mean

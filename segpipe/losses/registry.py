@@ -41,6 +41,7 @@ from segpipe.data.cases import PreprocessedCase
 from segpipe.errors import ConfigError
 from segpipe.losses.options import OptionError
 from segpipe.losses.schedules import Progress, weight_schedule
+from segpipe.topology.connectivity import DEFAULT_CONNECTIVITY
 
 #: Batch keys every batch has: ``image`` (B, C, *spatial) and ``label`` (B, 1, *spatial) in {0, 1}.
 BASE_KEYS = ("image", "label")
@@ -63,12 +64,16 @@ class TermContext:
     fingerprint
         The dataset fingerprint written by ``segpipe preprocess`` (e.g. the largest structure
         radius, which sizes clDice's soft skeleton); empty when unknown.
+    connectivity
+        The configuration's ``connectivity`` (``"full"`` or ``"face"``), which the metrics count:
+        the default of every topology term (:mod:`segpipe.topology.connectivity`).
     """
 
     output: str
     dimensions: int
     label_type: str
     fingerprint: Mapping[str, Any] = field(default_factory=dict)
+    connectivity: str = DEFAULT_CONNECTIVITY
 
 
 class LossTerm(torch.nn.Module):

@@ -1,8 +1,8 @@
 """Topological metrics of masks: Betti numbers and errors, local Betti errors, Betti matching error.
 
-Every metric here uses the foreground connectivity of ``evaluate.connectivity`` (``full``: 8 in
+Every metric here uses the configuration's ``connectivity`` (``full``: foreground 8-connected in
 2D and 26 in 3D, background 4/6, as TopoMortar's gudhi ``CubicalComplex(top_dimensional_cells=1 -
-mask)``; ``face``: 4/6, background 8/26). Columns exist for dimensions 0, 1 and 2 whatever the
+mask)``; ``face``: 4/6, background 8/26; :mod:`segpipe.topology.connectivity`). Columns exist for dimensions 0, 1 and 2 whatever the
 image dimension, so that 2D and 3D results share one table; in 2D every dimension-2 value is 0
 (a 2D complex has no 2-cycles).
 """
@@ -32,7 +32,7 @@ def _columns(pattern: str) -> tuple[str, ...]:
 def mask_betti_numbers(inputs: CaseInputs, which: str) -> np.ndarray:
     """Betti numbers (b0, b1, b2) of the ``"prediction"`` or ``"reference"`` mask, computed once per case."""
     mask = getattr(inputs, which)
-    connectivity = inputs.settings.foreground_connectivity(inputs.ndim)
+    connectivity = inputs.settings.connectivity
     return inputs.memo(f"betti_{which}", lambda: _padded(betti_numbers(mask, connectivity=connectivity)))
 
 
@@ -43,8 +43,8 @@ def mask_betti_numbers(inputs: CaseInputs, which: str) -> np.ndarray:
 def betti_errors(inputs: CaseInputs) -> dict[str, float]:
     """Betti number errors ``|b_d(prediction) - b_d(reference)|`` for d = 0, 1, 2.
 
-    b0 counts components, b1 holes (2D) or tunnels (3D), b2 cavities (3D), with the connectivity of
-    ``evaluate.connectivity``.
+    b0 counts components, b1 holes (2D) or tunnels (3D), b2 cavities (3D), with the configuration's
+    ``connectivity``.
     """
     error = np.abs(mask_betti_numbers(inputs, "prediction") - mask_betti_numbers(inputs, "reference"))
     return dict(zip(_columns("betti{d}_error"), error))
@@ -96,7 +96,7 @@ def local_betti_errors(inputs: CaseInputs) -> dict[str, float]:
     errors over randomly sampled patches; the fixed tiling makes the value reproducible.
     """
     settings = inputs.settings
-    connectivity = settings.foreground_connectivity(inputs.ndim)
+    connectivity = settings.connectivity
     errors = [
         np.abs(betti_numbers(inputs.prediction[box], connectivity=connectivity)
                - betti_numbers(inputs.reference[box], connectivity=connectivity))
@@ -112,11 +112,11 @@ def local_betti_errors(inputs: CaseInputs) -> dict[str, float]:
 def betti_matching_errors(inputs: CaseInputs) -> dict[str, float]:
     """Betti matching error per dimension: bars of either mask without a partner (Stucki et al. 2023).
 
-    The Betti matching of the binary masks (superlevel filtration, the connectivity of
-    ``evaluate.connectivity``; :func:`segpipe.topology.betti_matching_error`). Unlike the Betti
+    The Betti matching of the binary masks (superlevel filtration, the configuration's
+    ``connectivity``; :func:`segpipe.topology.betti_matching_error`). Unlike the Betti
     error it counts features in the wrong place, and it is never smaller.
     """
     error = betti_matching_error(
-        inputs.prediction, inputs.reference, connectivity=inputs.settings.foreground_connectivity(inputs.ndim)
+        inputs.prediction, inputs.reference, connectivity=inputs.settings.connectivity
     )
     return dict(zip(_columns("betti_matching{d}_error"), _padded(error)))

@@ -34,7 +34,6 @@ import numpy as np
 from segpipe.metrics.betti import DIMENSIONS, mask_betti_numbers
 from segpipe.metrics.registry import CaseInputs, register_metric
 from segpipe.topology import barcode
-from segpipe.topology.metrics import construction_for
 
 #: Relative error bound of hera's Wasserstein distance.
 HERA_DELTA = 1e-4
@@ -42,7 +41,7 @@ HERA_DELTA = 1e-4
 FILTRATION_END = 0.0
 
 
-def probability_diagrams(probability: np.ndarray, connectivity: int) -> list[np.ndarray]:
+def probability_diagrams(probability: np.ndarray, connectivity: str) -> list[np.ndarray]:
     """Superlevel persistence diagram of a probability map, per dimension in :data:`DIMENSIONS`.
 
     Parameters
@@ -50,7 +49,7 @@ def probability_diagrams(probability: np.ndarray, connectivity: int) -> list[np.
     probability
         2D or 3D array of values in [0, 1].
     connectivity
-        Foreground connectivity (8 or 4 in 2D, 26 or 6 in 3D) choosing the cubical construction.
+        ``"full"`` or ``"face"`` (:mod:`segpipe.topology.connectivity`).
 
     Returns
     -------
@@ -58,7 +57,7 @@ def probability_diagrams(probability: np.ndarray, connectivity: int) -> list[np.
         ``(n, 2)`` arrays of (birth, death), birth >= death, essential bars closed at
         :data:`FILTRATION_END`; empty for dimensions the image does not have.
     """
-    bars = barcode(probability, filtration="superlevel", construction=construction_for(probability.ndim, connectivity))
+    bars = barcode(probability, filtration="superlevel", connectivity=connectivity)
     diagrams = [np.stack([b.births, np.where(b.essential, FILTRATION_END, b.deaths)], axis=1) for b in bars]
     return diagrams + [np.zeros((0, 2))] * (len(DIMENSIONS) - len(diagrams))
 
@@ -104,8 +103,7 @@ def persistence_diagram_distances(inputs: CaseInputs) -> dict[str, float]:
 
     See the module documentation for the diagrams, essential bars and the distances.
     """
-    connectivity = inputs.settings.foreground_connectivity(inputs.ndim)
-    predicted = probability_diagrams(inputs.probability, connectivity)
+    predicted = probability_diagrams(inputs.probability, inputs.settings.connectivity)
     reference = label_diagrams(mask_betti_numbers(inputs, "reference"))
     values = {}
     for d, (p, r) in enumerate(zip(predicted, reference)):

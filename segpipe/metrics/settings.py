@@ -1,4 +1,4 @@
-"""Parameters of the metrics (the ``evaluate`` section of the configuration)."""
+"""Parameters of the metrics (the ``evaluate`` section and ``connectivity`` of the configuration)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-#: Foreground connectivity per setting and number of axes; the background has the complementary one.
-CONNECTIVITY = {"full": {2: 8, 3: 26}, "face": {2: 4, 3: 6}}
+from segpipe.topology.connectivity import DEFAULT_CONNECTIVITY
 
 
 @dataclass(frozen=True)
@@ -21,7 +20,8 @@ class MetricSettings:
     connectivity
         ``"full"``: foreground 8-connected in 2D, 26 in 3D, background 4/6 (TopoMortar's Betti
         errors, gudhi ``CubicalComplex(top_dimensional_cells=1 - mask)``); ``"face"``: foreground
-        4/6, background 8/26. Used by every topological metric.
+        4/6, background 8/26 (:mod:`segpipe.topology.connectivity`). Used by every topological
+        metric; the configuration's top-level ``connectivity``, which the topology losses use too.
     local_window
         Side of the windows of the local Betti errors, in voxels (clipped to the image).
     local_stride
@@ -31,20 +31,18 @@ class MetricSettings:
     """
 
     surface_tolerance: float = 1.0
-    connectivity: str = "full"
+    connectivity: str = DEFAULT_CONNECTIVITY
     local_window: int = 64
     local_stride: int | None = None
     wasserstein_order: float = 1.0
 
     @classmethod
-    def from_config(cls, evaluate: Mapping[str, Any]) -> MetricSettings:
-        """Settings from a validated ``evaluate`` configuration section (missing keys: defaults)."""
-        names = ("surface_tolerance", "connectivity", "local_window", "local_stride", "wasserstein_order")
-        return cls(**{name: evaluate[name] for name in names if name in evaluate})
-
-    def foreground_connectivity(self, ndim: int) -> int:
-        """Foreground connectivity in ``ndim`` dimensions (8/4 in 2D, 26/6 in 3D)."""
-        return CONNECTIVITY[self.connectivity][ndim]
+    def from_config(cls, config: Mapping[str, Any]) -> MetricSettings:
+        """Settings from a validated configuration (its ``evaluate`` section and ``connectivity``; missing keys: defaults)."""
+        evaluate = config.get("evaluate", {})
+        names = ("surface_tolerance", "local_window", "local_stride", "wasserstein_order")
+        values = {name: evaluate[name] for name in names if name in evaluate}
+        return cls(connectivity=config.get("connectivity", DEFAULT_CONNECTIVITY), **values)
 
     @property
     def stride(self) -> int:

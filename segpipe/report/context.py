@@ -79,7 +79,7 @@ class ReportContext:
     @cached_property
     def metric_settings(self) -> MetricSettings:
         """Parameters the metrics were computed with (``evaluate`` section)."""
-        return MetricSettings.from_config(self.config.get("evaluate", {}))
+        return MetricSettings.from_config(self.config)
 
     @cached_property
     def statistics_settings(self) -> StatisticsSettings:

@@ -3,12 +3,16 @@
 Public API
 ----------
 :func:`barcode`
-    Persistence barcode of an array (sublevel or superlevel filtration, V- or T-construction),
+    Persistence barcode of an array (sublevel or superlevel filtration, full or face connectivity),
     with the voxel coordinates of every birth and death.
 :func:`betti_matching`, :func:`betti_matching_batch`
     Betti matching of a prediction and a target (one pair, or many pairs on a thread pool).
 :func:`betti_numbers`, :func:`betti_matching_error`
-    Topology of binary masks (foreground connectivity 8/26 by default, as TopoMortar).
+    Topology of binary masks.
+:data:`CONNECTIVITIES`
+    ``connectivity``, the one option of every function here, of the metrics and of the topology
+    losses: ``"full"`` (default; foreground 8-connected in 2D, 26 in 3D, as TopoMortar's Betti
+    errors) or ``"face"`` (4/6); see :mod:`segpipe.topology.connectivity`.
 :func:`betti_matching_loss`, :func:`gather`
     The Betti matching loss value of a matching, and the value gathering it is built on.
 :func:`cuda_compiled`, :func:`cuda_available`, :func:`select_backend`
@@ -27,7 +31,7 @@ Forcing ``"cuda"`` where it cannot run raises :class:`TopologyBackendError` sayi
 
 Device arrays: with the CUDA backend, float32/float64 arrays on a CUDA device (torch tensors, or
 any DLPack producer) are read on the device without a copy to the host when
-``construction="vertex"`` and ``relative=False``; with other options they are copied to the host
+``connectivity="face"`` and ``relative=False``; with other options they are copied to the host
 (torch tensors) for the NumPy preparation. :func:`gather` and :func:`betti_matching_loss` read
 CUDA torch tensors on the device. The CPU backend takes host arrays only (as NumPy does). Host
 arrays given to the CUDA backend are copied to CUDA device 0.
@@ -38,6 +42,7 @@ Every function raises :class:`TopologyValueError` / :class:`TopologyTypeError` (
 
 from segpipe.topology._engine import engine_version
 from segpipe.topology.backend import cuda_available, cuda_compiled, select_backend
+from segpipe.topology.connectivity import CONNECTIVITIES, DEFAULT_CONNECTIVITY
 from segpipe.topology.persistence import Barcode, Bars, barcode
 from segpipe.topology.errors import TopologyBackendError, TopologyTypeError, TopologyValueError
 from segpipe.topology.gather import gather
@@ -48,6 +53,8 @@ __all__ = [
     "Barcode",
     "Bars",
     "BettiMatching",
+    "CONNECTIVITIES",
+    "DEFAULT_CONNECTIVITY",
     "DimensionMatching",
     "TopologyBackendError",
     "TopologyTypeError",

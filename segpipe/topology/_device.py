@@ -1,7 +1,7 @@
 """Arrays on a CUDA device (torch tensors, or any DLPack producer) given to :mod:`segpipe.topology`.
 
 With the CUDA backend, the engine reads device arrays where they are, without a copy to the host,
-when the options need no NumPy preparation (``construction="vertex"``, ``relative=False``);
+when the options need no NumPy preparation (``connectivity="face"``, ``relative=False``);
 otherwise device arrays are copied to the host first. The CPU backend takes host arrays only.
 """
 
@@ -69,7 +69,7 @@ def host_array(data: Any, name: str) -> Any:
     raise TopologyTypeError(
         f"{type(data).__name__} lies on a CUDA device and cannot be copied to the host here",
         where=name,
-        fix="pass a torch tensor or a NumPy array, or use construction='vertex' and relative=False",
+        fix="pass a torch tensor or a NumPy array, or use connectivity='face' and relative=False",
     )
 
 

@@ -10,7 +10,6 @@ import numpy as np
 from segpipe.topology.errors import TopologyTypeError, TopologyValueError
 
 FILTRATIONS = ("sublevel", "superlevel")
-CONSTRUCTIONS = ("vertex", "top")
 #: Largest number of voxels the engine accepts.
 MAX_VOXELS = 2**29
 

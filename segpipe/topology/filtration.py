@@ -4,7 +4,7 @@ The engine computes filtrations of the V-construction (voxels are vertices, ever
 enters with the last of its vertices), sublevel or superlevel (the sublevel filtration of the
 negated values, which the engine negates itself). The other options are reduced to that here:
 
-``construction="top"``
+``connectivity="full"``
     The T-construction (voxels are top-dimensional cells, lower cells enter with the first of the
     top cells around them; gudhi's ``CubicalComplex(top_dimensional_cells=...)``). It is computed
     exactly as the V-construction of the grid of all its cells (``2 n + 1`` points per axis, each
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from segpipe.topology._inputs import MAX_VOXELS
+from segpipe.topology.connectivity import is_top_construction
 from segpipe.topology.errors import TopologyValueError
 
 
@@ -109,28 +110,29 @@ class EngineInput:
         The voxel values (framed when relative); coordinates refer to them.
     engine_values
         The C-contiguous float64 array the engine computes with: ``voxels`` for the
-        V-construction, its T-construction grid for ``construction="top"``.
-    construction, filtration
+        V-construction (``connectivity="face"``), its T-construction grid for ``"full"``.
+    connectivity, filtration
         The options.
     """
 
     voxels: np.ndarray
     engine_values: np.ndarray
-    construction: str
+    connectivity: str
     filtration: str
 
     @classmethod
-    def prepare(cls, voxels: np.ndarray, construction: str, filtration: str) -> EngineInput:
+    def prepare(cls, voxels: np.ndarray, connectivity: str, filtration: str) -> EngineInput:
         """Prepare C-contiguous float64 voxel values for the engine."""
-        if construction == "top" and np.prod([2 * n + 1 for n in voxels.shape], dtype=np.float64) > MAX_VOXELS:
+        top = is_top_construction(connectivity)
+        if top and np.prod([2 * n + 1 for n in voxels.shape], dtype=np.float64) > MAX_VOXELS:
             raise TopologyValueError(
                 f"the T-construction of an array of shape {voxels.shape} needs more than {MAX_VOXELS} "
                 "grid points",
-                where="construction",
-                fix="use construction='vertex' (connectivity 4 in 2D, 6 in 3D) or crop the array",
+                where="connectivity",
+                fix="use connectivity='face' (4-connected in 2D, 6 in 3D) or crop the array",
             )
-        engine = top_construction_grid(voxels, filtration) if construction == "top" else voxels
-        return cls(voxels, engine, construction, filtration)
+        engine = top_construction_grid(voxels, filtration) if top else voxels
+        return cls(voxels, engine, connectivity, filtration)
 
     @property
     def negate(self) -> bool:
@@ -142,6 +144,6 @@ class EngineInput:
         indices = np.asarray(indices, dtype=np.int64)
         coordinates = np.stack(np.unravel_index(indices, self.engine_values.shape), axis=1)
         coordinates = coordinates.reshape(len(indices), self.voxels.ndim).astype(np.int64)
-        if self.construction == "top":
+        if is_top_construction(self.connectivity):
             coordinates = voxels_of_cells(self.voxels, coordinates, self.filtration)
         return coordinates

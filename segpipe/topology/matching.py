@@ -18,8 +18,9 @@ import numpy as np
 
 from segpipe.topology import _engine
 from segpipe.topology._device import engine_arrays, engine_errors, is_torch_tensor
-from segpipe.topology._inputs import CONSTRUCTIONS, FILTRATIONS, choice, thread_count
+from segpipe.topology._inputs import FILTRATIONS, choice, thread_count
 from segpipe.topology.backend import select_backend
+from segpipe.topology.connectivity import DEFAULT_CONNECTIVITY, check_connectivity
 from segpipe.topology.errors import TopologyValueError
 from segpipe.topology.filtration import EngineInput, add_frame, first_value
 
@@ -71,7 +72,7 @@ class BettiMatching:
         One :class:`DimensionMatching` per homology dimension (0, 1 in 2D; 0, 1, 2 in 3D).
     shape
         Shape of the inputs.
-    filtration, construction, relative, include_essential
+    filtration, connectivity, relative, include_essential
         The options it was computed with.
     frame_value
         With ``relative=True``: the value of the frame added around both inputs (the largest value
@@ -81,7 +82,7 @@ class BettiMatching:
     dimensions: tuple[DimensionMatching, ...]
     shape: tuple[int, ...]
     filtration: str
-    construction: str
+    connectivity: str
     relative: bool
     include_essential: bool
     frame_value: float | None
@@ -139,7 +140,7 @@ class BettiMatching:
 @dataclass(frozen=True)
 class _Options:
     filtration: str
-    construction: str
+    connectivity: str
     relative: bool
     include_essential: bool
     backend: str  # "cpu" or "cuda"
@@ -150,7 +151,7 @@ def betti_matching(
     target: Any,
     *,
     filtration: str = "superlevel",
-    construction: str = "vertex",
+    connectivity: str = DEFAULT_CONNECTIVITY,
     relative: bool = False,
     include_essential: bool = False,
     backend: str | None = None,
@@ -168,10 +169,11 @@ def betti_matching(
         masks with 1 = foreground, equal to the sublevel filtration of ``1 - x``.
         ``"sublevel"``: the filtration of the values as given (what the reference implementation
         Betti-Matching-3D computes).
-    construction
-        ``"vertex"`` (default, as the reference): voxels are vertices; foreground is 4-connected
-        in 2D and 6-connected in 3D. ``"top"``: voxels are top cells; foreground is 8-connected
-        (2D) / 26-connected (3D), background 4/6 (the convention of TopoMortar's Betti errors).
+    connectivity
+        ``"full"`` (default; :mod:`segpipe.topology.connectivity`): voxels are top cells; the
+        voxels that enter first (the foreground, superlevel) are 8-connected in 2D and
+        26-connected in 3D, the others 4/6, as the metrics count them. ``"face"``: voxels are
+        vertices; foreground 4-/6-connected (the reference implementation's construction).
     relative
         Homology relative to the border, with the border treated as foreground: both inputs are
         framed by one voxel of the value that enters the filtration first; coordinates then refer
@@ -184,7 +186,7 @@ def betti_matching(
         variable ``SEGPIPE_TOPOLOGY_BACKEND``, else ``"auto"`` (see
         :func:`segpipe.topology.select_backend`). The result does not depend on it. With
         ``"cuda"``, float32/float64 arrays on a CUDA device (e.g. torch tensors) are read there
-        without a copy to the host when ``construction="vertex"`` and ``relative=False``
+        without a copy to the host when ``connectivity="face"`` and ``relative=False``
         (otherwise they are copied to the host for the NumPy preparation).
 
     Returns
@@ -200,7 +202,7 @@ def betti_matching(
     segpipe.topology.errors.TopologyBackendError
         If the CUDA backend is requested but cannot run here.
     """
-    options = _options(filtration, construction, relative, include_essential, backend)
+    options = _options(filtration, connectivity, relative, include_essential, backend)
     return _match_pairs([(prediction, target)], options, threads=1, names=("prediction", "target"))[0]
 
 
@@ -210,7 +212,7 @@ def betti_matching_batch(
     *,
     threads: int | None = None,
     filtration: str = "superlevel",
-    construction: str = "vertex",
+    connectivity: str = DEFAULT_CONNECTIVITY,
     relative: bool = False,
     include_essential: bool = False,
     backend: str | None = None,
@@ -226,7 +228,7 @@ def betti_matching_batch(
         Number of threads; default: the CPUs available to this process. With the CUDA backend
         each thread computes one pair: its per-voxel stages on the GPU (its own CUDA stream), its
         union-finds and reductions on the CPU.
-    filtration, construction, relative, include_essential, backend
+    filtration, connectivity, relative, include_essential, backend
         As for :func:`betti_matching`.
 
     Returns
@@ -234,7 +236,7 @@ def betti_matching_batch(
     list of BettiMatching
         One per pair, in order.
     """
-    options = _options(filtration, construction, relative, include_essential, backend)
+    options = _options(filtration, connectivity, relative, include_essential, backend)
     predictions, targets = _batch_items(predictions, "predictions"), _batch_items(targets, "targets")
     if len(predictions) != len(targets):
         raise TopologyValueError(
@@ -244,11 +246,11 @@ def betti_matching_batch(
 
 
 def _options(
-    filtration: str, construction: str, relative: bool, include_essential: bool, backend: str | None
+    filtration: str, connectivity: str, relative: bool, include_essential: bool, backend: str | None
 ) -> _Options:
     return _Options(
         choice(filtration, FILTRATIONS, "filtration"),
-        choice(construction, CONSTRUCTIONS, "construction"),
+        check_connectivity(connectivity),
         bool(relative),
         bool(include_essential),
         select_backend(backend),
@@ -271,7 +273,7 @@ def _batch_items(batch: Sequence[Any] | np.ndarray, name: str) -> list[Any]:
 def _match_pairs(
     pairs: list[tuple[Any, Any]], options: _Options, threads: int, names: tuple[str, str] | None
 ) -> list[BettiMatching]:
-    direct = options.construction == "vertex" and not options.relative  # no NumPy preparation
+    direct = options.connectivity == "face" and not options.relative  # no NumPy preparation
     prepared = []
     for i, pair in enumerate(pairs):
         pair_names = names or (f"predictions[{i}]", f"targets[{i}]")
@@ -299,8 +301,8 @@ def _prepare_pair(
         frame_value = first_value([prediction, target], options.filtration)
         prediction, target = add_frame(prediction, frame_value), add_frame(target, frame_value)
     return (
-        EngineInput.prepare(prediction, options.construction, options.filtration),
-        EngineInput.prepare(target, options.construction, options.filtration),
+        EngineInput.prepare(prediction, options.connectivity, options.filtration),
+        EngineInput.prepare(target, options.connectivity, options.filtration),
         frame_value,
     )
 
@@ -333,7 +335,7 @@ def _from_engine(
         dimensions=tuple(dimensions),
         shape=tuple(shape),
         filtration=options.filtration,
-        construction=options.construction,
+        connectivity=options.connectivity,
         relative=options.relative,
         include_essential=options.include_essential,
         frame_value=frame_value,

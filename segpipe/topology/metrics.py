@@ -9,24 +9,10 @@ from scipy import ndimage
 from skimage.measure import euler_number
 
 from segpipe.topology._device import device_image, is_device_array
-from segpipe.topology._inputs import as_image, choice
+from segpipe.topology._inputs import as_image
+from segpipe.topology.connectivity import DEFAULT_CONNECTIVITY, check_connectivity
 from segpipe.topology.gather import gather
 from segpipe.topology.matching import BettiMatching, betti_matching
-
-#: Foreground connectivity -> construction, per number of axes. The background has the
-#: complementary connectivity (8/4 and 26/6 with the T-construction, 4/8 and 6/26 with the V one).
-_CONSTRUCTION_OF_CONNECTIVITY = {2: {8: "top", 4: "vertex"}, 3: {26: "top", 6: "vertex"}}
-
-
-def construction_for(ndim: int, connectivity: int | None) -> str:
-    """Cubical construction giving the foreground ``connectivity`` in ``ndim`` dimensions.
-
-    ``None`` means the default: 8 in 2D, 26 in 3D (foreground as in TopoMortar's evaluation).
-    """
-    allowed = _CONSTRUCTION_OF_CONNECTIVITY[ndim]
-    if connectivity is None:
-        return "top"
-    return allowed[choice(connectivity, tuple(allowed), "connectivity")]
 
 
 def binarize(mask: Any, name: str, threshold: float = 0.5) -> np.ndarray:
@@ -34,7 +20,7 @@ def binarize(mask: Any, name: str, threshold: float = 0.5) -> np.ndarray:
     return (as_image(mask, name) > threshold).astype(np.float64)
 
 
-def betti_numbers(mask: Any, *, connectivity: int | None = None, threshold: float = 0.5) -> np.ndarray:
+def betti_numbers(mask: Any, *, connectivity: str = DEFAULT_CONNECTIVITY, threshold: float = 0.5) -> np.ndarray:
     """Betti numbers of the foreground of a binary mask.
 
     Parameters
@@ -42,10 +28,10 @@ def betti_numbers(mask: Any, *, connectivity: int | None = None, threshold: floa
     mask
         2D or 3D array; voxels with values above ``threshold`` are foreground.
     connectivity
-        Connectivity of the foreground: 8 (default) or 4 in 2D, 26 (default) or 6 in 3D. The
-        background gets the complementary one (4/8, 6/26), so that the counts are those of a
-        cubical complex: with the defaults, the voxels are closed squares/cubes (gudhi's
-        ``top_dimensional_cells``, as in TopoMortar's Betti errors).
+        ``"full"`` (default): foreground 8-connected in 2D, 26 in 3D, background 4/6; the voxels
+        are closed squares/cubes (gudhi's ``top_dimensional_cells``, as in TopoMortar's Betti
+        errors). ``"face"``: foreground 4/6, background 8/26 (see
+        :mod:`segpipe.topology.connectivity`).
     threshold
         Foreground is ``mask > threshold``.
 
@@ -65,7 +51,7 @@ def betti_numbers(mask: Any, *, connectivity: int | None = None, threshold: floa
     """
     foreground = binarize(mask, "mask", threshold) > 0.5
     ndim = foreground.ndim
-    full = construction_for(ndim, connectivity) == "top"  # foreground 8/26-connected
+    full = check_connectivity(connectivity) == "full"  # foreground 8/26-connected
     components = ndimage.label(foreground, ndimage.generate_binary_structure(ndim, ndim if full else 1))[1]
     # Background regions not connected to the outside (a frame of background around the mask).
     outside = np.pad(~foreground, 1, constant_values=True)
@@ -80,7 +66,7 @@ def betti_matching_error(
     prediction_mask: Any,
     target_mask: Any,
     *,
-    connectivity: int | None = None,
+    connectivity: str = DEFAULT_CONNECTIVITY,
     relative: bool = False,
     threshold: float = 0.5,
 ) -> np.ndarray:
@@ -95,9 +81,7 @@ def betti_matching_error(
     prediction_mask, target_mask
         2D or 3D arrays of the same shape; values above ``threshold`` are foreground.
     connectivity
-        Foreground connectivity as in :func:`betti_numbers` (default 8 in 2D, 26 in 3D). 8 and 26
-        use the T-construction, which the engine computes on a grid with ``2 n + 1`` points per
-        axis: 4 (2D) or 8 (3D) times the time and memory of 4 and 6.
+        ``"full"`` (default) or ``"face"``, as in :func:`betti_numbers`.
     relative
         Treat the border as foreground (see :func:`segpipe.topology.betti_matching`).
     threshold
@@ -114,7 +98,7 @@ def betti_matching_error(
         prediction,
         target,
         filtration="superlevel",
-        construction=construction_for(prediction.ndim, connectivity),
+        connectivity=connectivity,
         relative=relative,
     )
     error = matching.num_unmatched_prediction + matching.num_unmatched_target

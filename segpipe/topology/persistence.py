@@ -10,8 +10,9 @@ import numpy as np
 
 from segpipe.topology import _engine
 from segpipe.topology._device import engine_arrays, engine_errors
-from segpipe.topology._inputs import CONSTRUCTIONS, FILTRATIONS, choice
+from segpipe.topology._inputs import FILTRATIONS, choice
 from segpipe.topology.backend import select_backend
+from segpipe.topology.connectivity import DEFAULT_CONNECTIVITY, check_connectivity
 from segpipe.topology.filtration import EngineInput
 from segpipe.topology.gather import gather
 
@@ -65,13 +66,13 @@ class Barcode:
         One :class:`Bars` per homology dimension.
     filtration
         ``"sublevel"`` or ``"superlevel"``.
-    construction
-        ``"vertex"`` or ``"top"``.
+    connectivity
+        ``"full"`` or ``"face"`` (:mod:`segpipe.topology.connectivity`).
     """
 
     dimensions: tuple[Bars, ...]
     filtration: str
-    construction: str
+    connectivity: str
 
     def __getitem__(self, dim: int) -> Bars:
         return self.dimensions[dim]
@@ -102,7 +103,7 @@ class Barcode:
 
 
 def barcode(
-    array: Any, *, filtration: str = "sublevel", construction: str = "vertex", backend: str | None = None
+    array: Any, *, filtration: str = "sublevel", connectivity: str = DEFAULT_CONNECTIVITY, backend: str | None = None
 ) -> Barcode:
     """Persistence barcode of a 2D or 3D array.
 
@@ -113,18 +114,19 @@ def barcode(
     filtration
         ``"sublevel"`` (features appear as the values increase, default) or ``"superlevel"``
         (as they decrease; the sublevel filtration of ``-array``).
-    construction
-        ``"vertex"`` (default): voxels are vertices and higher cells take the maximum of their
-        vertices, as in gudhi's ``CubicalComplex(vertices=...)``; in a sublevel set, voxels are
-        connected along axes (4-connectivity in 2D, 6 in 3D). ``"top"``: voxels are top cells, as
-        in gudhi's ``CubicalComplex(top_dimensional_cells=...)``; sublevel sets are 8- (2D) or
-        26-connected (3D).
+    connectivity
+        How the voxels that enter first touch (:mod:`segpipe.topology.connectivity`):
+        ``"full"`` (default): voxels are top cells, as in gudhi's
+        ``CubicalComplex(top_dimensional_cells=...)``; the sublevel sets (superlevel sets for
+        ``filtration="superlevel"``) are 8- (2D) or 26-connected (3D). ``"face"``: voxels are
+        vertices and higher cells take the last of their vertices, as in gudhi's
+        ``CubicalComplex(vertices=...)`` and CubicalRipser; those sets are 4- or 6-connected.
     backend
         Where the parallel stages run: ``"cpu"``, ``"cuda"`` or ``"auto"``; None: the environment
         variable ``SEGPIPE_TOPOLOGY_BACKEND``, else ``"auto"`` (see
         :func:`segpipe.topology.select_backend`). The result does not depend on it. With
         ``"cuda"`` a float32/float64 array on a CUDA device (e.g. a torch tensor) is read there
-        for ``construction="vertex"``.
+        for ``connectivity="face"``.
 
     Returns
     -------
@@ -140,13 +142,13 @@ def barcode(
         If the CUDA backend is requested but cannot run here.
     """
     choice(filtration, FILTRATIONS, "filtration")
-    choice(construction, CONSTRUCTIONS, "construction")
+    check_connectivity(connectivity)
     chosen = select_backend(backend)
-    (values,) = engine_arrays([array], ["array"], chosen, direct=construction == "vertex")
-    prepared = EngineInput.prepare(values, construction, filtration)
+    (values,) = engine_arrays([array], ["array"], chosen, direct=connectivity == "face")
+    prepared = EngineInput.prepare(values, connectivity, filtration)
     with engine_errors("array"):
         result = _engine.barcodes([prepared.engine_values], 1, prepared.negate, chosen)[0]
-    return Barcode(_bars_from_engine(result, prepared, values, filtration), filtration, construction)
+    return Barcode(_bars_from_engine(result, prepared, values, filtration), filtration, connectivity)
 
 
 def _bars_from_engine(

@@ -6,7 +6,7 @@ import pandas as pd
 
 from segpipe.metrics import metric_of_column
 from segpipe.metrics.diagrams import HERA_DELTA
-from segpipe.metrics.settings import CONNECTIVITY
+from segpipe.topology.connectivity import NEIGHBOURS, background_connectivity
 from segpipe.report import html
 from segpipe.report.context import ReportContext
 from segpipe.report.registry import register_section
@@ -34,11 +34,11 @@ def definitions_table(columns: list[str]) -> pd.DataFrame:
 def definitions(context: ReportContext) -> str:
     """The metrics of the metrics files with their rules, and the parameters they were computed with."""
     settings = context.metric_settings
-    foreground = CONNECTIVITY[settings.connectivity]
-    background = CONNECTIVITY["face" if settings.connectivity == "full" else "full"]
+    foreground = NEIGHBOURS[settings.connectivity]
+    background = NEIGHBOURS[background_connectivity(settings.connectivity)]
     parameters = [
         f"Topological metrics use foreground connectivity {foreground[2]} in 2D and {foreground[3]} in 3D "
-        f"(background {background[2]} and {background[3]}; evaluate.connectivity = {settings.connectivity!r})"
+        f"(background {background[2]} and {background[3]}; connectivity = {settings.connectivity!r}, which the topology losses use too)"
         + (", as TopoMortar's gudhi CubicalComplex(top_dimensional_cells=1 - mask)." if settings.connectivity == "full" else "."),
         f"Normalised surface Dice tolerance: {settings.surface_tolerance:g} physical units (mm; pixels for PNG images).",
         f"Local Betti errors: windows of {settings.local_window} voxels per axis every {settings.stride} voxels, the "

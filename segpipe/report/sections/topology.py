@@ -23,7 +23,6 @@ from segpipe.report.context import ReportContext
 from segpipe.report.registry import register_section
 from segpipe.report.topology_plots import ErrorMarks, persistence_panels, topology_error_panels
 from segpipe.topology import betti_matching, betti_numbers
-from segpipe.topology.metrics import construction_for
 
 #: Column families a case ranking can use, in order of preference.
 RANKING_FAMILIES = ("betti{d}_error", "betti_matching{d}_error")
@@ -75,15 +74,15 @@ def _caption(frame: pd.DataFrame, run_id: str, case_id: str, columns: list[str],
     return f"{kind}: run {run_id}, case {case_id} ({row['group']}): {errors}{dice}"
 
 
-def _persistence(inputs: CaseInputs, connectivity: int, caption: str) -> str:
+def _persistence(inputs: CaseInputs, connectivity: str, caption: str) -> str:
     probability = probability_diagrams(inputs.probability, connectivity)
     label = label_diagrams(betti_numbers(inputs.reference, connectivity=connectivity))
     return html.figure(persistence_panels(probability, label, caption), "barcode and diagram", caption)
 
 
-def _errors(inputs: CaseInputs, image_path: Path, connectivity: int, caption: str) -> str:
+def _errors(inputs: CaseInputs, image_path: Path, connectivity: str, caption: str) -> str:
     matching = betti_matching(inputs.prediction.astype(float), inputs.reference.astype(float), filtration="superlevel",
-                              construction=construction_for(inputs.ndim, connectivity))
+                              connectivity=connectivity)
     image = read_image(image_path).array
     prediction, reference = inputs.prediction, inputs.reference
     if inputs.ndim == 3:  # maximum projections along axis 0
@@ -104,7 +103,7 @@ def topology(context: ReportContext) -> str | None:
     worst, median = choose_topology_cases(context.frame, columns, count)
     if median is None:
         return html.paragraph("The metrics files list no cases.", note=True)
-    connectivity = {ndim: context.metric_settings.foreground_connectivity(ndim) for ndim in (2, 3)}
+    connectivity = context.metric_settings.connectivity
     parts = [html.paragraph(
         f"(run, case) pairs ranked by total {' + '.join(columns)}. Barcodes and diagrams: the worst and the median "
         "pair. Overlays: the worst pairs, with every unmatched bar of the Betti matching of prediction and reference "
@@ -114,12 +113,12 @@ def topology(context: ReportContext) -> str | None:
     for kind, pair in (("worst", worst[0]), ("median", median)):
         if loaded[pair] is not None:
             inputs = loaded[pair][0]
-            parts.append(_persistence(inputs, connectivity[inputs.ndim], _caption(context.frame, *pair, columns, kind)))
+            parts.append(_persistence(inputs, connectivity, _caption(context.frame, *pair, columns, kind)))
     for rank, pair in enumerate(worst, start=1):
         if loaded[pair] is not None:
             inputs, image_path = loaded[pair]
             caption = _caption(context.frame, *pair, columns, f"worst #{rank}")
-            parts.append(_errors(inputs, image_path, connectivity[inputs.ndim], caption))
+            parts.append(_errors(inputs, image_path, connectivity, caption))
     if len(parts) == 1:
         parts.append(html.paragraph("The predictions of the chosen cases were not given.", note=True))
     return "\n".join(parts)
