@@ -1,7 +1,9 @@
 """Predict the test cases (optionally also val) of a manifest with a trained model.
 
 Writes a predictions directory in the layout of :mod:`segpipe.predictions`: per case a binary mask
-and a float32 probability map with the input image's geometry, then ``index.json``.
+and a float32 probability map with the input image's geometry, then ``index.json``. A case that
+preprocessing resampled (``preprocess.target_spacing``) is predicted on the resampled grid and its
+probability map resampled back to the image's own grid before thresholding.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from segpipe.inference import predict_probability, resolve_device
 from segpipe.io import write_image
 from segpipe.models.bundle import ModelInfo, load_model
 from segpipe.predictions import INDEX, PredictedCase, case_paths, write_index
+from segpipe.resampling import resample_probability
 
 
 def _check_compatible(info: ModelInfo, manifest: Manifest, manifest_path: Path, model_path: Path, config: Mapping[str, Any]) -> None:
@@ -96,8 +99,10 @@ def predict(
             network, data.image, info.network, patch_size=info.patch_size, device=device,
             overlap=float(settings["overlap"]), sw_batch_size=int(settings["sw_batch_size"]),
         )
+        shape, geometry = data.source_grid
+        probability = resample_probability(probability, shape)
         mask_path, probability_path = case_paths(out_dir, case.case_id, case.image)
-        write_image(mask_path, probability >= threshold, data.geometry)  # PNG stores {0, 255}, volumes {0, 1}
-        write_image(probability_path, probability, data.geometry)
+        write_image(mask_path, probability >= threshold, geometry)  # PNG stores {0, 255}, volumes {0, 1}
+        write_image(probability_path, probability, geometry)
         written.append(PredictedCase(case.case_id, mask_path, probability_path, case.split, case.group))
     return write_index(out_dir, info.run_id, threshold, written)

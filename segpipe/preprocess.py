@@ -11,10 +11,18 @@ writes into ``OUT``::
     OUT/fingerprint.json   dataset fingerprint (nnU-Net style, see :func:`fingerprint`)
     OUT/manifest.json      the manifest, with ``Case.data = "cases/{id}.npz"``
 
-Labels must be binary: only 0 and 1, or only 0 and 255. Every problem in the dataset (unreadable
-files, NaN or infinite values, non-binary labels, a label whose shape or geometry differs from
-its image, wrong dimensionality or channel count) is collected over all cases and reported in one
-error that lists every offending file.
+Label policy (``preprocess.label_policy``): ``strict`` (default) accepts only binary labels, 0 and 1
+or 0 and 255. ``binarise`` makes every value above ``preprocess.label_threshold`` (default 0, as
+TopoMortar's code does) foreground; every file it changes (one whose values are not 0/1 or 0/255)
+is listed with its values and the voxels whose class it chose, in the fingerprint
+(``binarised_labels``), on standard error (the job's log) and in the report. Every problem in the
+dataset (unreadable files, NaN or infinite values, non-binary labels under the strict policy, a
+label whose shape or geometry differs from its image, wrong dimensionality or channel count) is
+collected over all cases and reported in one error that lists every offending file.
+
+Resampling (``preprocess.target_spacing``): every case is resampled to that spacing (mm per array
+axis; :mod:`segpipe.resampling`) before normalisation, as nnU-Net does; the case keeps the shape and
+geometry of its own grid, where ``segpipe predict`` writes its predictions.
 
 Re-running is idempotent, and a killed run never leaves a manifest that points at half-written
 cases: the manifest and fingerprint are deleted first and written last, each case file is written
@@ -23,7 +31,9 @@ atomically, and case files of cases no longer in the dataset are removed.
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from os import PathLike
 from pathlib import Path
@@ -39,9 +49,12 @@ from segpipe.errors import InputError, SegpipeError
 from segpipe.fsutil import write_json
 from segpipe.io import Geometry, ImageData, read_image, read_mask
 from segpipe.parallel import run_jobs
+from segpipe.resampling import resample_image, resample_mask, resampled_geometry, resampled_shape
 
 #: Values of ``preprocess.normalisation``.
 NORMALISATIONS = ("zscore", "minmax", "percentile", "none")
+#: Values of ``preprocess.label_policy``.
+LABEL_POLICIES = ("strict", "binarise")
 MANIFEST_FILE = "manifest.json"
 FINGERPRINT_FILE = "fingerprint.json"
 CASES_DIR = "cases"
@@ -155,6 +168,7 @@ class CaseReport:
     overall_samples: np.ndarray | None = None
     foreground_samples: np.ndarray | None = None
     labels: dict[str, _LabelFacts] = field(default_factory=dict)
+    binarised: list[dict[str, Any]] = field(default_factory=list)
 
 
 def largest_radius(mask: np.ndarray, spacing: tuple[float, ...] | None = None) -> float:
@@ -227,8 +241,45 @@ def _describe(geometry: Geometry) -> str:
     return f"spacing {numbers(geometry.spacing)}, origin {numbers(geometry.origin)}, direction {numbers(geometry.direction)}"
 
 
-def _check_label(path: str, image: ImageData | None, problems: list[str]) -> tuple[np.ndarray | None, list[float]]:
+@dataclass(frozen=True)
+class LabelPolicy:
+    """How label values become foreground (``preprocess.label_policy`` and ``label_threshold``).
+
+    Attributes
+    ----------
+    mode
+        ``"strict"``: only binary labels (0/1 or 0/255) are accepted; ``"binarise"``: values above
+        ``threshold`` are foreground, and each file that is not binary is reported.
+    threshold
+        Foreground is ``value > threshold`` under ``"binarise"``.
+    """
+
+    mode: str = "strict"
+    threshold: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.mode not in LABEL_POLICIES:
+            raise SegpipeError(f"unknown label policy {self.mode!r}", fix=f"use one of {', '.join(LABEL_POLICIES)}")
+
+
+def _binarised(path: str, array: np.ndarray, values: np.ndarray, threshold: float) -> dict[str, Any]:
+    """What binarising a non-binary label changed: its values and the voxels whose class was chosen."""
+    standard = {0.0, 255.0} if values.max() > 1 else {0.0, 1.0}
+    unusual = ~np.isin(array, list(standard))
+    return {
+        "file": path, "values": [float(v) for v in values],
+        "voxels_not_binary": int(np.count_nonzero(unusual)),
+        "to_foreground": int(np.count_nonzero(unusual & (array > threshold))),
+    }
+
+
+def _check_label(
+    path: str, image: ImageData | None, problems: list[str], policy: LabelPolicy, binarised: list[dict[str, Any]]
+) -> tuple[np.ndarray | None, list[float]]:
     """Read one label and append every problem found (values; shape and geometry if ``image``).
+
+    Under the ``binarise`` policy a label that is not binary is binarised and described in
+    ``binarised``.
 
     Returns
     -------
@@ -246,9 +297,14 @@ def _check_label(path: str, image: ImageData | None, problems: list[str]) -> tup
     values = np.unique(array[~np.isnan(array)] if nan else array).astype(np.float64)
     if nan:
         problems.append(f"{path}: {nan} NaN values in the label")
-    problem = _binary_values_problem(values)
-    if problem:
-        problems.append(f"{path}: {problem}")
+    problem = _binary_values_problem(values) if values.size else None
+    if problem and policy.mode == "strict":
+        problems.append(
+            f"{path}: {problem} (or set 'preprocess.label_policy: binarise' to count values above "
+            "'preprocess.label_threshold' as foreground)"
+        )
+    elif problem:
+        binarised.append(_binarised(path, array, values, policy.threshold))
     if image is not None and array.shape != image.spatial_shape:
         problems.append(f"{path}: label shape {array.shape} differs from its image's {image.spatial_shape} ({image.path})")
     elif image is not None and not geometry.matches(image.geometry):
@@ -256,7 +312,8 @@ def _check_label(path: str, image: ImageData | None, problems: list[str]) -> tup
             f"{path}: label geometry ({_describe(geometry)}) differs from its image's "
             f"({_describe(image.geometry)}) ({image.path})"
         )
-    mask = None if len(problems) > found else (array > 0).astype(np.uint8)
+    threshold = policy.threshold if policy.mode == "binarise" else 0.0
+    mask = None if len(problems) > found else (array > threshold).astype(np.uint8)
     return mask, values.tolist()
 
 
@@ -286,7 +343,8 @@ def _sample(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def process_case(case: Case, index: int, dimensions: int, channels: int, method: str, reference: str | None,
-                 destination: str, distance_maps: bool = False) -> CaseReport:
+                 destination: str, distance_maps: bool = False, policy: LabelPolicy = LabelPolicy(),
+                 target_spacing: tuple[float, ...] | None = None) -> CaseReport:
     """Validate, normalise and save one case; return its problems or fingerprint facts.
 
     Parameters
@@ -306,16 +364,27 @@ def process_case(case: Case, index: int, dimensions: int, channels: int, method:
     distance_maps
         Also store the signed distance map of every label type (:func:`signed_distance_map`, with
         the image's spacing) as case extra :func:`distance_map_key`.
+    policy
+        The label policy.
+    target_spacing
+        Resample the case to this spacing (per array axis, mm) first; None keeps its grid.
     """
     report = CaseReport(case.case_id)
     image = _check_image(case.image, dimensions, channels, report.problems)
-    checked = {t: _check_label(path, image, report.problems) for t, path in case.labels.items()}
+    checked = {t: _check_label(path, image, report.problems, policy, report.binarised) for t, path in case.labels.items()}
     if report.problems or image is None:
         return report
     labels = {label_type: mask for label_type, (mask, _) in checked.items()}
-    spacing = image.geometry.array_spacing
-    report.shape, report.spacing = image.spatial_shape, spacing
-    values = image.array.reshape(image.array.shape[0], -1)
+    array, geometry, source = image.array, image.geometry, None
+    if target_spacing is not None:
+        shape = resampled_shape(image.spatial_shape, geometry.array_spacing, target_spacing)
+        if shape != image.spatial_shape:
+            source = (image.spatial_shape, geometry)
+            array, geometry = resample_image(array, shape), resampled_geometry(geometry, image.spatial_shape, shape)
+            labels = {label_type: resample_mask(mask, shape) for label_type, mask in labels.items()}
+    spacing = geometry.array_spacing
+    report.shape, report.spacing = tuple(array.shape[1:]), spacing
+    values = array.reshape(array.shape[0], -1)
     rng = np.random.default_rng(index)
     report.overall = [_Moments.of(channel) for channel in values]
     report.overall_samples = _sample(values, rng)
@@ -329,7 +398,7 @@ def process_case(case: Case, index: int, dimensions: int, channels: int, method:
             largest_radius(mask), largest_radius(mask, spacing),
         )
     extras = {distance_map_key(t): signed_distance_map(mask, spacing) for t, mask in labels.items()} if distance_maps else {}
-    save_case(destination, PreprocessedCase(normalise(image.array, method), labels, image.geometry, extras))
+    save_case(destination, PreprocessedCase(normalise(array, method), labels, geometry, extras, source))
     return report
 
 
@@ -361,7 +430,10 @@ def _intensity(moments: list[list[_Moments]], samples: list[np.ndarray]) -> list
     return statistics
 
 
-def fingerprint(manifest: Manifest, reports: list[CaseReport], normalisation: str, reference: str | None) -> dict[str, Any]:
+def fingerprint(
+    manifest: Manifest, reports: list[CaseReport], normalisation: str, reference: str | None,
+    policy: LabelPolicy = LabelPolicy(), target_spacing: tuple[float, ...] | None = None,
+) -> dict[str, Any]:
     """The dataset fingerprint (nnU-Net style) from the per-case reports.
 
     Shapes and spacings are per array axis (SimpleITK order: ``(z, y, x)`` or ``(row, column)``),
@@ -371,6 +443,9 @@ def fingerprint(manifest: Manifest, reports: list[CaseReport], normalisation: st
     computed from up to :data:`SAMPLES_PER_CASE` voxels sampled per case. For each label type:
     the raw label values found, the foreground fraction of all voxels, and the largest structure
     radius (the maximum of the foreground's Euclidean distance transform) in voxels and in mm.
+    Shapes, spacings and radii are those of the grid the networks train on (after resampling to
+    ``target_spacing``). ``label_policy`` and ``binarised_labels`` (every file the ``binarise``
+    policy changed) record how labels became binary.
     """
     counts: dict[str, dict[str, int]] = {}
     for (split, group), number in sorted(Counter((c.split, c.group) for c in manifest.cases).items()):
@@ -393,6 +468,9 @@ def fingerprint(manifest: Manifest, reports: list[CaseReport], normalisation: st
         "counts": counts,
         "small_training_set": len(manifest.training_cases("small")),
         "normalisation": normalisation,
+        "target_spacing": None if target_spacing is None else list(target_spacing),
+        "label_policy": {"mode": policy.mode, "threshold": policy.threshold},
+        "binarised_labels": [entry for r in reports for entry in r.binarised],
         "shapes": _summary([r.shape for r in reports]),
         "spacings": _summary([r.spacing for r in reports]),
         "intensity": {
@@ -425,6 +503,8 @@ def preprocess_dataset(
     *,
     normalisation: str = "zscore",
     distance_maps: bool = False,
+    label_policy: LabelPolicy = LabelPolicy(),
+    target_spacing: Sequence[float] | None = None,
     threads: int = 1,
     progress: bool = False,
 ) -> Manifest:
@@ -441,6 +521,11 @@ def preprocess_dataset(
     distance_maps
         Store each label's signed distance map in its case (``preprocess.distance_maps``; the
         boundary loss needs them).
+    label_policy
+        How label values become foreground (``preprocess.label_policy``, ``label_threshold``).
+    target_spacing
+        Resample every case to this spacing, per array axis in mm (``preprocess.target_spacing``);
+        None keeps each case's grid.
     threads
         Worker processes (1: work in this process).
     progress
@@ -459,6 +544,13 @@ def preprocess_dataset(
     if normalisation not in NORMALISATIONS:
         raise SegpipeError(f"unknown normalisation {normalisation!r}", fix=f"use one of {', '.join(NORMALISATIONS)}")
     manifest = read_dataset(dataset)
+    if target_spacing is not None:
+        if len(target_spacing) != manifest.dimensions or not all(s > 0 for s in target_spacing):
+            raise SegpipeError(
+                f"'preprocess.target_spacing' is {list(target_spacing)}, but the dataset is {manifest.dimensions}-D",
+                fix=f"give {manifest.dimensions} positive spacings in mm (array order), or null to keep each case's grid",
+            )
+        target_spacing = tuple(float(s) for s in target_spacing)
     out = Path(out)
     cases_dir = out / CASES_DIR
     cases_dir.mkdir(parents=True, exist_ok=True)
@@ -469,7 +561,7 @@ def preprocess_dataset(
     reference = _reference_label(manifest)
     jobs = [
         (case, index, manifest.dimensions, manifest.channels, normalisation, reference,
-         str(cases_dir / f"{case.case_id}.npz"), distance_maps)
+         str(cases_dir / f"{case.case_id}.npz"), distance_maps, label_policy, target_spacing)
         for index, case in enumerate(manifest.cases)
     ]
     reports = run_jobs(process_case, jobs, workers=threads, progress=progress, description="preprocess")
@@ -478,14 +570,20 @@ def preprocess_dataset(
         bad = sum(1 for report in reports if report.problems)
         raise InputError.listing(
             f"{len(problems)} problems in {bad} of {len(reports)} cases", problems, where=Path(dataset),
-            fix="correct or remove the files listed (labels must hold only 0/1 or 0/255 and match their "
-            "image's shape and geometry), then run `segpipe preprocess` again",
+            fix="correct or remove the files listed (labels must hold only 0/1 or 0/255, unless "
+            "'preprocess.label_policy' is binarise, and match their image's shape and geometry), then run "
+            "`segpipe preprocess` again",
         )
+    for report in reports:
+        for entry in report.binarised:
+            print(f"segpipe preprocess: binarised {entry['file']} (values {entry['values']}): "
+                  f"{entry['voxels_not_binary']} voxels not 0/1 or 0/255, {entry['to_foreground']} of them "
+                  f"made foreground (value > {label_policy.threshold:g})", file=sys.stderr)
     wanted = {f"{case.case_id}.npz" for case in manifest.cases}
     for stale in cases_dir.glob("*.npz"):
         if stale.name not in wanted:
             stale.unlink()
-    write_json(out / FINGERPRINT_FILE, fingerprint(manifest, reports, normalisation, reference))
+    write_json(out / FINGERPRINT_FILE, fingerprint(manifest, reports, normalisation, reference, label_policy, target_spacing))
     result = manifest.with_cases([replace(case, data=f"{CASES_DIR}/{case.case_id}.npz") for case in manifest.cases])
     result.save(out / MANIFEST_FILE)
     return result

@@ -65,6 +65,7 @@ def test_permutation_p_value_is_the_exact_sign_flip_test():
     assert paired_permutation_p(differences, 10000, np.random.default_rng(0)) == pytest.approx(exact)
     assert paired_permutation_p(np.array([1.0, 2.0, 3.0, 4.0]), 10000, np.random.default_rng(0)) == pytest.approx(2 / 16)
     assert paired_permutation_p(np.zeros(6), 10000, np.random.default_rng(0)) == 1.0
+    assert paired_permutation_p(np.array([2.5]), 10000, np.random.default_rng(0)) == 1.0  # one pair: +-2.5 tie
 
 
 def test_holm_adjustment():

@@ -15,7 +15,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "preprocess", help="validate and normalise a dataset; write cases, manifest.json and fingerprint.json",
         description=(
             "Read a dataset (TopoMortar layout with splits.yaml, or dataset.json), check every image and "
-            "label (binary labels, no NaN, matching shape and geometry; all problems are listed), normalise "
+            "label (binary labels unless preprocess.label_policy is binarise, no NaN, matching shape and geometry; all "
+            "problems are listed), resample to preprocess.target_spacing if set, normalise "
             "intensities per preprocess.normalisation (and, with preprocess.distance_maps, compute each label's "
             "signed distance map for the boundary loss) and write OUT/cases/{id}.npz, OUT/fingerprint.json "
             "and OUT/manifest.json."
@@ -31,12 +32,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Preprocess ``args.dataset`` into ``args.out``."""
     config = config_from_args(args)
-    from segpipe.preprocess import preprocess_dataset
+    from segpipe.preprocess import LabelPolicy, preprocess_dataset
 
+    settings = config["preprocess"]
     manifest = preprocess_dataset(
-        args.dataset, args.out, normalisation=config["preprocess"]["normalisation"],
-        distance_maps=config["preprocess"]["distance_maps"],
-        threads=args.threads, progress=sys.stderr.isatty(),
+        args.dataset, args.out, normalisation=settings["normalisation"], distance_maps=settings["distance_maps"],
+        label_policy=LabelPolicy(settings["label_policy"], float(settings["label_threshold"])),
+        target_spacing=settings["target_spacing"], threads=args.threads, progress=sys.stderr.isatty(),
     )
     print(f"segpipe preprocess: {len(manifest.cases)} cases -> {args.out}")
     return 0

@@ -116,12 +116,13 @@ def summarise(frame: pd.DataFrame, columns: Sequence[str], settings: StatisticsS
 def paired_permutation_p(differences: np.ndarray, permutations: int, rng: np.random.Generator) -> float:
     """Two-sided p-value of a paired permutation test that the mean of ``differences`` is 0.
 
-    1 when every difference is 0 (nothing to test).
+    1 when every difference is 0 (nothing to test) or there is a single pair (its two sign flips have the
+    same absolute mean, so the exact two-sided p-value is 1).
     """
     from scipy import stats
 
     differences = np.asarray(differences, dtype=np.float64)
-    if not differences.any():
+    if not differences.any() or differences.size < 2:
         return 1.0
     result = stats.permutation_test(
         (differences, np.zeros_like(differences)), lambda x, y, axis: np.mean(x - y, axis=axis),

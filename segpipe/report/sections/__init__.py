@@ -4,6 +4,7 @@
 order     section                                  module
 ========  =======================================  ==========================================
 10        Summary                                  :mod:`~segpipe.report.sections.overview`
+12        Data                                     :mod:`~segpipe.report.sections.data`
 15        Study: one table per setting             :mod:`~segpipe.report.sections.study`
 20        Comparison with the baseline             :mod:`~segpipe.report.sections.overview`
 30        Metrics per group                        :mod:`~segpipe.report.sections.figures`
@@ -20,4 +21,14 @@ order     section                                  module
 Other stages add sections with :func:`segpipe.report.registry.register_section`.
 """
 
-from segpipe.report.sections import definitions, examples, figures, overview, photo, settings, study, topology  # noqa: F401
+from segpipe.report.sections import (  # noqa: F401
+    data,
+    definitions,
+    examples,
+    figures,
+    overview,
+    photo,
+    settings,
+    study,
+    topology,
+)
