@@ -11,7 +11,7 @@ machine is shared, so minima are the honest figure. Peak memory is the subproces
 
 Default run (``--default-run``): generates the default configuration's synthetic mortar data set
 (80 test images at 128 px), makes a prediction of each test image from its label as above, and
-times ``segpipe.evaluate.evaluate`` with the full metric set on ``--threads`` worker processes,
+times ``segpipe.evaluation.evaluate.evaluate`` with the full metric set on ``--threads`` worker processes,
 start-up of the workers included.
 
 Usage::
@@ -61,7 +61,7 @@ def measure(size: int, ndim: int, connectivity: str, repeat: int, threads: int) 
     """Per-metric and full-set seconds for one case of the realistic input (run in a subprocess)."""
     import torch
 
-    from segpipe.metrics import CaseInputs, MetricSettings, compute_metrics, metric_names
+    from segpipe.evaluation.metrics import CaseInputs, MetricSettings, compute_metrics, metric_names
 
     torch.set_num_threads(1)
     probability, label = make_inputs("realistic", size, ndim)
@@ -82,11 +82,11 @@ def measure(size: int, ndim: int, connectivity: str, repeat: int, threads: int) 
 def default_run(threads: int) -> dict:
     """Seconds of `evaluate` (all metrics) on the default configuration's test set, with predictions made from labels."""
     from segpipe.config import load_config
-    from segpipe.data.layout import read_dataset
-    from segpipe.data.mortar import MortarSpec, generate_mortar_dataset
-    from segpipe.evaluate import evaluate
-    from segpipe.io import read_mask, write_image
-    from segpipe.predictions import PredictedCase, case_paths, write_index
+    from segpipe.datasets.layout import read_dataset
+    from segpipe.datasets.synthetic.mortar import MortarSpec, generate_mortar_dataset
+    from segpipe.evaluation.evaluate import evaluate
+    from segpipe.io.images import read_mask, write_image
+    from segpipe.inference.predictions import PredictedCase, case_paths, write_index
 
     sys.path.insert(0, str(ROOT))
     from bench_topology import predicted_map

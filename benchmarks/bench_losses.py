@@ -60,19 +60,19 @@ CASES = {2: (8, 256), 3: (2, 64)}  # batch size, side
 # --------------------------------------------------------------------------------------- inputs
 def make_inputs(dims: int, path: Path) -> None:
     """Write the images, labels and spacing of the benchmark batch to ``path`` (npz)."""
-    from segpipe.preprocess import normalise
+    from segpipe.preprocessing.preprocess import normalise
 
     batch, side = CASES[dims]
     rng = np.random.default_rng(0)
     if dims == 2:
-        from segpipe.data.mortar import render_wall
+        from segpipe.datasets.synthetic.mortar import render_wall
 
         walls = [render_wall(side, "indistr", rng) for _ in range(batch)]
         images = np.stack([normalise(w.image, "zscore") for w in walls])
         labels = np.stack([w.accurate for w in walls]).astype(np.uint8)
         spacing = (1.0, 1.0)
     else:
-        from segpipe.data.vessels import VesselSpec, render_vessels
+        from segpipe.datasets.synthetic.vessels import VesselSpec, render_vessels
 
         spec = VesselSpec(shape=(side, side, side))
         volumes = [render_vessels(spec, rng) for _ in range(batch)]
@@ -87,7 +87,7 @@ def network_and_optimizer(dims: int, channels: int):
     import torch
 
     from segpipe.config import load_config
-    from segpipe.models.networks import NetworkSpec, build_network
+    from segpipe.networks.factory import NetworkSpec, build_network
 
     config = load_config(ROOT / "config.yaml")
     spec = NetworkSpec.from_config(config["train"]["network"], dimensions=dims, in_channels=channels, output="sigmoid")
@@ -100,9 +100,9 @@ def loaded_batch(inputs: Path, loss) -> tuple[dict, float]:
     """The batch with the loss's extras, and the seconds the per-sample extras took."""
     import torch
 
-    from segpipe.data.cases import PreprocessedCase
-    from segpipe.io import Geometry
-    from segpipe.preprocess import distance_map_key, signed_distance_map
+    from segpipe.datasets.cases import PreprocessedCase
+    from segpipe.io.images import Geometry
+    from segpipe.preprocessing.preprocess import distance_map_key, signed_distance_map
 
     data = np.load(inputs)
     spacing = tuple(float(s) for s in data["spacing"])
@@ -124,7 +124,7 @@ def loaded_batch(inputs: Path, loss) -> tuple[dict, float]:
 
 def fingerprint(inputs: Path) -> dict:
     """The fingerprint part clDice reads: the largest structure radius of the labels."""
-    from segpipe.preprocess import largest_radius
+    from segpipe.preprocessing.preprocess import largest_radius
 
     labels = np.load(inputs)["labels"]
     return {"labels": {"accurate": {"largest_radius_voxels": max(largest_radius(label) for label in labels)}}}
@@ -141,7 +141,7 @@ def warm_up(dims: int, inputs: Path, steps: int, out: Path) -> None:
     """Train the network with Dice + CE on the batch for ``steps`` steps and save its weights."""
     import torch
 
-    from segpipe.losses import Progress, TermContext, build_loss
+    from segpipe.training.losses import Progress, TermContext, build_loss
 
     loss = build_loss("dicece", DEFINITIONS, TermContext("sigmoid", dims, "accurate"))
     batch, _ = loaded_batch(inputs, loss)
@@ -157,7 +157,7 @@ def measure(dims: int, name: str, inputs: Path, weights: Path | None, repeat: in
     """Time the steps of loss ``name``; runs in its own process."""
     import torch
 
-    from segpipe.losses import Progress, TermContext, build_loss
+    from segpipe.training.losses import Progress, TermContext, build_loss
 
     loss = build_loss(name, DEFINITIONS, TermContext("sigmoid", dims, "accurate", fingerprint(inputs)))
     batch, extras_seconds = loaded_batch(inputs, loss)

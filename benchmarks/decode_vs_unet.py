@@ -22,11 +22,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from segpipe.report.aggregation import group_order
+from segpipe.reporting.aggregation import group_order
 
 REPO = Path(__file__).resolve().parents[1]
 SCORES = ("dice", "hd95", "betti0_error", "betti1_error")
-#: Method of a run, by the framework part of its identifier (segpipe.landmarks.compare).
+#: Method of a run, by the framework part of its identifier (segpipe.experiments.decode_comparison).
 METHODS = {"hybridgnet": "HybridGNet", "plain": "UNet"}
 
 

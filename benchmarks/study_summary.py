@@ -20,9 +20,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from segpipe.report.aggregation import load_metrics
-from segpipe.report.context import ReportContext
-from segpipe.report.sections.study import setting_tables, training_costs
+from segpipe.reporting.aggregation import load_metrics
+from segpipe.reporting.context import ReportContext
+from segpipe.reporting.sections.study import setting_tables, training_costs
 
 
 def _markdown(frame: pd.DataFrame) -> str:

@@ -19,7 +19,7 @@ import jsonschema
 import yaml
 
 from segpipe.errors import ConfigError
-from segpipe.fsutil import atomic_open
+from segpipe.io.atomic import atomic_open
 
 _SCHEMA_CANDIDATES = (
     Path(__file__).parent / "schemas" / "config.schema.yaml",

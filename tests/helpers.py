@@ -16,10 +16,10 @@ from skimage.draw import line_nd
 from skimage.morphology import ball, dilation, disk, erosion
 
 from segpipe.config import validate_config
-from segpipe.data.cases import PreprocessedCase, save_case
-from segpipe.data.manifest import Case, Manifest
-from segpipe.fsutil import write_json
-from segpipe.io import Geometry, read_image, read_mask, write_image
+from segpipe.datasets.cases import PreprocessedCase, save_case
+from segpipe.datasets.manifest import Case, Manifest
+from segpipe.io.atomic import write_json
+from segpipe.io.images import Geometry, read_image, read_mask, write_image
 
 LABEL_TYPES = ("accurate", "noisy", "pseudo")
 

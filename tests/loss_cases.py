@@ -9,10 +9,10 @@ import torch
 from skimage.draw import line_nd
 from skimage.morphology import ball, dilation, disk
 
-from segpipe.data.cases import PreprocessedCase
-from segpipe.io import Geometry
-from segpipe.losses import CompositeLoss, Progress, TermContext, build_loss
-from segpipe.preprocess import distance_map_key, signed_distance_map
+from segpipe.datasets.cases import PreprocessedCase
+from segpipe.io.images import Geometry
+from segpipe.training.losses import CompositeLoss, Progress, TermContext, build_loss
+from segpipe.preprocessing.preprocess import distance_map_key, signed_distance_map
 
 #: A fingerprint as `segpipe preprocess` writes it (the part the terms read).
 FINGERPRINT = {"labels": {"accurate": {"largest_radius_voxels": 3.0}}}

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from segpipe.data.cases import PreprocessedCase, load_case, save_case
-from segpipe.data.manifest import Case, Manifest
+from segpipe.datasets.cases import PreprocessedCase, load_case, save_case
+from segpipe.datasets.manifest import Case, Manifest
 from segpipe.errors import InputError
-from segpipe.io import Geometry
+from segpipe.io.images import Geometry
 
 
 def test_case_round_trip(tmp_path):

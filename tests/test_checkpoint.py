@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from segpipe.checkpoint import (
+from segpipe.training.checkpoint import (
     capture_rng_state,
     list_checkpoints,
     load_latest_checkpoint,

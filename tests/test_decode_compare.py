@@ -9,17 +9,17 @@ import pytest
 import torch
 
 from segpipe.config import validate_config
-from segpipe.data.chest import ChestSynthConfig, generate_chest_dataset
+from segpipe.datasets.synthetic.chest import ChestSynthConfig, generate_chest_dataset
 from segpipe.errors import ConfigError, InputError
-from segpipe.evaluate import ID_COLUMNS, evaluate
-from segpipe.landmarks.compare import METRICS, ComparedRun, compared_runs, comparison_config, method_name
-from segpipe.metrics import CaseInputs, compute_metrics, get_metric
-from segpipe.models.bundle import load_model
-from segpipe.models.graph import default_template
-from segpipe.predict import predict
-from segpipe.predictions import PredictionSet
-from segpipe.preprocess import preprocess_dataset
-from segpipe.train import train
+from segpipe.evaluation.evaluate import ID_COLUMNS, evaluate
+from segpipe.experiments.decode_comparison import METRICS, ComparedRun, compared_runs, comparison_config, method_name
+from segpipe.evaluation.metrics import CaseInputs, compute_metrics, get_metric
+from segpipe.networks.model_file import load_model
+from segpipe.networks.graph import default_template
+from segpipe.inference.predict import predict
+from segpipe.inference.predictions import PredictionSet
+from segpipe.preprocessing.preprocess import preprocess_dataset
+from segpipe.training.train import train
 
 TINY_UNET = {"network": {"name": "unet", "channels": [8, 16, 32], "strides": [2, 2], "num_res_units": 0},
              "iterations": 4, "batch_size": 2, "patch_size": None, "checkpoint_every": 2, "validate_every": 2,

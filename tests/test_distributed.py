@@ -1,4 +1,4 @@
-"""Data-parallel training (segpipe.distributed): two gloo processes against one process.
+"""Data-parallel training (segpipe.training.distributed): two gloo processes against one process.
 
 The network normalises with InstanceNorm (the default), whose statistics are per sample and thus
 the same whichever process holds the sample; BatchNorm would normalise each process's share with
@@ -23,13 +23,13 @@ import torch
 import yaml
 from helpers import tiny_config
 
-from segpipe.batches import BatchSource, SamplingSettings, make_training_case
-from segpipe.data.lookup import load_manifest_case
-from segpipe.data.manifest import Manifest
+from segpipe.training.batches import BatchSource, SamplingSettings, make_training_case
+from segpipe.datasets.lookup import load_manifest_case
+from segpipe.datasets.manifest import Manifest
 from segpipe.errors import ConfigError
-from segpipe.inference import predict_probability
-from segpipe.models.bundle import load_model
-from segpipe.train import train
+from segpipe.inference.sliding_window import predict_probability
+from segpipe.networks.model_file import load_model
+from segpipe.training.train import train
 
 RUN = "dicece.accurate.large.plain.s0"
 #: 12 iterations of 4 samples, checkpoints after 5 and 10, validation after 6 and 12.
@@ -57,7 +57,7 @@ def one_process(tmp_path_factory: pytest.TempPathFactory, dataset_2d: Path) -> P
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        with mock.patch("segpipe.train.shutil.rmtree"):  # keep the checkpoints that training removes at the end
+        with mock.patch("segpipe.training.train.shutil.rmtree"):  # keep the checkpoints that training removes at the end
             train(tiny_config(SETTINGS), dataset_2d, RUN, out, show_progress=False)
     finally:
         torch.set_num_threads(threads)

@@ -13,14 +13,14 @@ from helpers import thick_lines
 from scipy import ndimage
 
 from segpipe.cli import main
-from segpipe.data.manifest import Manifest
+from segpipe.datasets.manifest import Manifest
 from segpipe.errors import ConfigError, InputError
-from segpipe.evaluate import ID_COLUMNS, evaluate
-from segpipe.io import Geometry, read_image, read_mask, write_image
-from segpipe.metrics import (CaseInputs, MetricSettings, compute_metrics, get_metric, metric_names, metric_of_column,
+from segpipe.evaluation.evaluate import ID_COLUMNS, evaluate
+from segpipe.io.images import Geometry, read_image, read_mask, write_image
+from segpipe.evaluation.metrics import (CaseInputs, MetricSettings, compute_metrics, get_metric, metric_names, metric_of_column,
                              register_metric)
-from segpipe.metrics.registry import _METRICS
-from segpipe.predictions import PredictedCase, PredictionSet, case_paths, write_index
+from segpipe.evaluation.metrics.registry import _METRICS
+from segpipe.inference.predictions import PredictedCase, PredictionSet, case_paths, write_index
 
 RUN = "dicece.noisy.small.plain.s3"
 

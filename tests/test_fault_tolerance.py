@@ -28,7 +28,7 @@ import pandas as pd
 import torch
 import yaml
 
-from segpipe.checkpoint import list_checkpoints
+from segpipe.training.checkpoint import list_checkpoints
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = REPO / "tests" / "configs" / "smoke.yaml"

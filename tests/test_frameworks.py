@@ -8,13 +8,13 @@ import torch
 import yaml
 from skimage.color import rgb2hsv
 
-from segpipe.augmentation import RandomHued, recolour
-from segpipe.batches import BatchSource, SamplingSettings, make_training_case
+from segpipe.training.augmentation import RandomHued, recolour
+from segpipe.training.batches import BatchSource, SamplingSettings, make_training_case
 from segpipe.errors import ConfigError
-from segpipe.experiments import expand_grid, teacher_run, training_settings
-from segpipe.inference import predict_probability
-from segpipe.models.bundle import load_model
-from segpipe.train import _teacher_labels, train
+from segpipe.experiments.grid import expand_grid, teacher_run, training_settings
+from segpipe.inference.sliding_window import predict_probability
+from segpipe.networks.model_file import load_model
+from segpipe.training.train import _teacher_labels, train
 from test_workflow import SMOKE, job_counts, snakemake
 
 

@@ -9,8 +9,8 @@ import torch
 from torch_geometric.utils import get_laplacian, to_scipy_sparse_matrix
 
 from segpipe.errors import ConfigError, InputError
-from segpipe.io import Geometry
-from segpipe.models.graph import (
+from segpipe.io.images import Geometry
+from segpipe.networks.graph import (
     GraphPyramid,
     GraphTemplate,
     Organ,

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from segpipe.errors import ConfigError
-from segpipe.models.graph import default_template
-from segpipe.models.hybridgnet import HybridGNet, HybridGNetConfig, hybridgnet_loss, sample_features
+from segpipe.networks.graph import default_template
+from segpipe.networks.hybridgnet import HybridGNet, HybridGNetConfig, hybridgnet_loss, sample_features
 
 SMALL = dict(image_size=32, encoder_channels=(4, 8, 8, 8), graph_channels=8, latent_size=8)
 
@@ -116,8 +116,8 @@ def test_model_never_tries_to_import_torchvision():
                 return None
         sys.meta_path.insert(0, Spy())
         import torch
-        from segpipe.models.graph import default_template
-        from segpipe.models.hybridgnet import HybridGNet, HybridGNetConfig
+        from segpipe.networks.graph import default_template
+        from segpipe.networks.hybridgnet import HybridGNet, HybridGNetConfig
         model = HybridGNet(default_template(), HybridGNetConfig(image_size=32, encoder_channels=(4, 8, 8)))
         model(torch.rand(1, 1, 32, 32)).positions.sum().backward()
         assert not attempts and "torchvision" not in sys.modules, attempts

@@ -7,7 +7,7 @@ import pytest
 import SimpleITK as sitk
 
 from segpipe.errors import InputError
-from segpipe.io import Geometry, read_image, read_mask, write_image
+from segpipe.io.images import Geometry, read_image, read_mask, write_image
 
 ROTATION = (0.0, -1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0)
 GEOMETRY_3D = Geometry((0.7, 1.3, 2.5), (10.0, -20.0, 30.5), ROTATION)

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import yaml
 
-from segpipe.data.layout import read_dataset, write_dataset_json
-from segpipe.data.mortar import MortarSpec, generate_mortar_dataset
+from segpipe.datasets.layout import read_dataset, write_dataset_json
+from segpipe.datasets.synthetic.mortar import MortarSpec, generate_mortar_dataset
 from segpipe.errors import InputError
-from segpipe.io import Geometry, write_image
+from segpipe.io.images import Geometry, write_image
 
 RGB = np.zeros((3, 8, 8), dtype=np.uint8)
 MASK = np.zeros((8, 8), dtype=np.uint8)

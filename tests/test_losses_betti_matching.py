@@ -9,8 +9,8 @@ from betti_reference import reference_loss
 from loss_cases import logits_for, make_loss, tubes, value
 
 from segpipe.errors import ConfigError
-from segpipe.losses import TermContext, build_loss
-from segpipe.losses.betti_matching import matching_losses
+from segpipe.training.losses import TermContext, build_loss
+from segpipe.training.losses.betti_matching import matching_losses
 from segpipe.topology import betti_matching, betti_matching_loss
 
 

@@ -10,11 +10,11 @@ import torch
 from loss_cases import batch_for, case_of, logits_for, make_loss, value
 
 from segpipe.config import validate_config
-from segpipe.data.cases import PreprocessedCase, load_case
+from segpipe.datasets.cases import PreprocessedCase, load_case
 from segpipe.errors import ConfigError, InputError
-from segpipe.io import Geometry, write_image
-from segpipe.losses import Progress, TermContext, build_loss
-from segpipe.preprocess import distance_map_key, preprocess_dataset, signed_distance_map
+from segpipe.io.images import Geometry, write_image
+from segpipe.training.losses import Progress, TermContext, build_loss
+from segpipe.preprocessing.preprocess import distance_map_key, preprocess_dataset, signed_distance_map
 
 
 def test_signed_distance_map_by_hand():

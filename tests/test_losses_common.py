@@ -16,7 +16,7 @@ import pytest
 import torch
 from loss_cases import PROGRESS, SHAPES, TERMS, batch_for, confident, make_loss, tubes, value
 
-from segpipe.losses import term_names
+from segpipe.training.losses import term_names
 
 CASES = [(name, dimensions) for name in TERMS for dimensions in (2, 3)]
 

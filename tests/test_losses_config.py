@@ -10,8 +10,8 @@ from loss_cases import FINGERPRINT
 
 from segpipe.config import load_config, validate_config
 from segpipe.errors import ConfigError
-from segpipe.losses import Progress, TermContext, build_loss, term_names
-from segpipe.losses.schedules import ConstantWeight, ScheduledWeight, weight_schedule
+from segpipe.training.losses import Progress, TermContext, build_loss, term_names
+from segpipe.training.losses.schedules import ConstantWeight, ScheduledWeight, weight_schedule
 
 ROOT = Path(__file__).resolve().parents[1]
 

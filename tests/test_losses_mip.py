@@ -7,10 +7,10 @@ import pytest
 import torch
 from loss_cases import PROGRESS, batch_for, confident, logits_for, make_loss, value
 
-from segpipe.batches import BatchSource, SamplingSettings, make_training_case
+from segpipe.training.batches import BatchSource, SamplingSettings, make_training_case
 from segpipe.errors import ConfigError
-from segpipe.losses import TermContext, build_loss
-from segpipe.losses.mip import axis_key, target_key
+from segpipe.training.losses import TermContext, build_loss
+from segpipe.training.losses.mip import axis_key, target_key
 
 
 def focal_tversky(p: np.ndarray, t: np.ndarray, alpha: float = 0.7, gamma: float = 0.75, smooth: float = 1.0) -> float:

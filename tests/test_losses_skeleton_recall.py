@@ -8,9 +8,9 @@ import torch
 from loss_cases import logits_for, make_loss, tubes, value
 from scipy import ndimage
 
-from segpipe.batches import BatchSource, SamplingSettings, make_training_case
+from segpipe.training.batches import BatchSource, SamplingSettings, make_training_case
 from segpipe.errors import ConfigError
-from segpipe.losses.skeleton_recall import TUBE_KEY, skeleton, skeleton_tube
+from segpipe.training.losses.skeleton_recall import TUBE_KEY, skeleton, skeleton_tube
 
 
 def test_tube_is_the_dilated_skeleton_inside_the_label():

@@ -16,9 +16,9 @@ import pytest
 import torch
 from helpers import tiny_config
 
-from segpipe.data.mortar import MortarSpec, generate_mortar_dataset
-from segpipe.preprocess import preprocess_dataset
-from segpipe.train import train
+from segpipe.datasets.synthetic.mortar import MortarSpec, generate_mortar_dataset
+from segpipe.preprocessing.preprocess import preprocess_dataset
+from segpipe.training.train import train
 
 ITERATIONS = 40
 #: Loss definitions trained here, and the log column that must fall.

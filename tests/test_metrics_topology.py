@@ -11,10 +11,10 @@ import pytest
 from scipy import ndimage
 from topology_cases import random_masks
 
-from segpipe.metrics import CaseInputs, MetricSettings, compute_metrics
-from segpipe.metrics.betti import window_starts, windows
-from segpipe.metrics.diagrams import label_diagrams, probability_diagrams
-from segpipe.metrics.overlap import skeleton
+from segpipe.evaluation.metrics import CaseInputs, MetricSettings, compute_metrics
+from segpipe.evaluation.metrics.betti import window_starts, windows
+from segpipe.evaluation.metrics.diagrams import label_diagrams, probability_diagrams
+from segpipe.evaluation.metrics.overlap import skeleton
 from segpipe.topology import betti_matching_error, betti_numbers
 
 def _complex(values: np.ndarray, connectivity: str) -> gudhi.CubicalComplex:

@@ -13,13 +13,13 @@ import torch
 from helpers import tiny_config
 
 from segpipe.cli import main
-from segpipe.data.manifest import Manifest
+from segpipe.datasets.manifest import Manifest
 from segpipe.errors import ConfigError, InputError
-from segpipe.inference import predict_probability
-from segpipe.models.networks import NetworkSpec
-from segpipe.predict import predict
-from segpipe.predictions import PredictionSet
-from segpipe.train import train
+from segpipe.inference.sliding_window import predict_probability
+from segpipe.networks.factory import NetworkSpec
+from segpipe.inference.predict import predict
+from segpipe.inference.predictions import PredictionSet
+from segpipe.training.train import train
 
 RUN = "dicece.accurate.large.plain.s0"
 

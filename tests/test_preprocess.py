@@ -8,12 +8,12 @@ import pytest
 import yaml
 
 from segpipe.cli import main
-from segpipe.data.cases import load_case
-from segpipe.data.manifest import Manifest
-from segpipe.data.mortar import MortarSpec, generate_mortar_dataset
+from segpipe.datasets.cases import load_case
+from segpipe.datasets.manifest import Manifest
+from segpipe.datasets.synthetic.mortar import MortarSpec, generate_mortar_dataset
 from segpipe.errors import InputError
-from segpipe.io import Geometry, write_image
-from segpipe.preprocess import normalise, preprocess_dataset
+from segpipe.io.images import Geometry, write_image
+from segpipe.preprocessing.preprocess import normalise, preprocess_dataset
 
 # Array axes (row, column) have spacing (2.0, 0.5) mm: ITK order (x, y) = (0.5, 2.0).
 GEOMETRY = Geometry((0.5, 2.0), (10.0, -4.0), (1.0, 0.0, 0.0, 1.0))

@@ -15,19 +15,19 @@ import pytest
 from scipy import ndimage
 
 from segpipe.cli import main
-from segpipe.data.manifest import Manifest
+from segpipe.datasets.manifest import Manifest
 from segpipe.errors import InputError
-from segpipe.evaluate import evaluate
-from segpipe.io import read_mask, write_image
-from segpipe.predictions import PredictedCase, case_paths, write_index
-from segpipe.report import build_report, register_section
-from segpipe.report.aggregation import load_metrics, summary_table
-from segpipe.report.registry import _SECTIONS
-from segpipe.report.sections.examples import choose_examples
-from segpipe.report.sections.topology import choose_topology_cases, ranking_columns
+from segpipe.evaluation.evaluate import evaluate
+from segpipe.io.images import read_mask, write_image
+from segpipe.inference.predictions import PredictedCase, case_paths, write_index
+from segpipe.reporting import build_report, register_section
+from segpipe.reporting.aggregation import load_metrics, summary_table
+from segpipe.reporting.registry import _SECTIONS
+from segpipe.reporting.sections.examples import choose_examples
+from segpipe.reporting.sections.topology import choose_topology_cases, ranking_columns
 
 RUNS = ("dicece.accurate.large.plain.s0", "cldice.accurate.large.plain.s0")
-SECTIONS = ("Summary", "Study: one table per setting", "Comparison with the baseline", "Metrics per group", "Training", "Topology of chosen cases",
+SECTIONS = ("Summary", "Data", "Study: one table per setting", "Comparison with the baseline", "Metrics per group", "Training", "Topology of chosen cases",
             "Examples", "Metric definitions", "All results", "Configuration", "Software")
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segpipe.report.statistics import (
+from segpipe.reporting.statistics import (
     StatisticsSettings,
     bootstrap_interval,
     holm,

@@ -13,13 +13,13 @@ import yaml
 from segpipe.cli import main
 from segpipe.config import validate_config
 from segpipe.errors import InputError
-from segpipe.experiments import expand_grid
-from segpipe.photo import best_run, load_photo, model_of_run, segment_photo
-from segpipe.report.context import ReportContext
-from segpipe.report.sections.examples import shown_runs
-from segpipe.report.sections.figures import plotted_series
-from segpipe.report.sections.study import setting_tables, study_frame, training_costs
-from segpipe.train import train
+from segpipe.experiments.grid import expand_grid
+from segpipe.inference.photo import best_run, load_photo, model_of_run, segment_photo
+from segpipe.reporting.context import ReportContext
+from segpipe.reporting.sections.examples import shown_runs
+from segpipe.reporting.sections.figures import plotted_series
+from segpipe.reporting.sections.study import setting_tables, study_frame, training_costs
+from segpipe.training.train import train
 from helpers import merge
 from test_workflow import REPO, job_counts, snakemake
 

@@ -10,10 +10,10 @@ import yaml
 
 from segpipe.cli import main
 from segpipe.config import validate_config
-from segpipe.data.betti import betti_numbers
-from segpipe.data.mortar import GROUPS, MortarSpec, generate_mortar_dataset, plan_cases, render_wall
+from segpipe.datasets.betti import betti_numbers
+from segpipe.datasets.synthetic.mortar import GROUPS, MortarSpec, generate_mortar_dataset, plan_cases, render_wall
 from segpipe.errors import ConfigError
-from segpipe.io import read_image, read_mask
+from segpipe.io.images import read_image, read_mask
 
 TINY = MortarSpec(image_size=64, seed=3, n_train=3, n_train_small=2, n_val=2, n_test_id=2, n_test_ood=1)
 

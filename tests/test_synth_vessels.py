@@ -13,11 +13,11 @@ import yaml
 
 from segpipe.cli import main
 from segpipe.config import validate_config
-from segpipe.data.betti import betti_numbers
-from segpipe.data.layout import read_dataset
-from segpipe.data.vessels import VesselSpec, generate_vessel_dataset, render_centrelines, render_vessels
+from segpipe.datasets.betti import betti_numbers
+from segpipe.datasets.layout import read_dataset
+from segpipe.datasets.synthetic.vessels import VesselSpec, generate_vessel_dataset, render_centrelines, render_vessels
 from segpipe.errors import ConfigError
-from segpipe.io import read_mask
+from segpipe.io.images import read_mask
 
 SMALL = VesselSpec(seed=2, n_train=2, n_train_small=1, n_val=1, n_test=1, shape=(40, 44, 48), spacing=(0.6, 0.4, 0.4))
 

@@ -16,8 +16,8 @@ import pytest
 import yaml
 from test_workflow import REPO, job_counts, snakemake
 
-from segpipe.data.layout import read_dataset
-from segpipe.io import read_image, read_mask
+from segpipe.datasets.layout import read_dataset
+from segpipe.io.images import read_image, read_mask
 from segpipe.topology import betti_numbers
 
 #: A handful of real images: training (with noisy and pseudo labels), validation, and test images of

@@ -15,15 +15,15 @@ import pytest
 import torch
 import yaml
 
-from segpipe.batches import BatchSource, SamplingSettings, make_training_case
-from segpipe.checkpoint import list_checkpoints, save_checkpoint
+from segpipe.training.batches import BatchSource, SamplingSettings, make_training_case
+from segpipe.training.checkpoint import list_checkpoints, save_checkpoint
 from segpipe.cli import main
-from segpipe.data.manifest import Manifest
+from segpipe.datasets.manifest import Manifest
 from segpipe.errors import ConfigError
-from segpipe.losses import LossTerm, Progress, TermContext, build_loss, register_term
-from segpipe.losses.registry import _TERMS
-from segpipe.models.bundle import load_model
-from segpipe.train import train
+from segpipe.training.losses import LossTerm, Progress, TermContext, build_loss, register_term
+from segpipe.training.losses.registry import _TERMS
+from segpipe.networks.model_file import load_model
+from segpipe.training.train import train
 
 RUN = "dicece.accurate.large.plain.s0"
 

@@ -33,8 +33,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Decode and print where the index went."""
-    from segpipe.landmarks.decode import decode_dataset
-    from segpipe.landmarks.train import resolve_device
+    from segpipe.inference.decode import decode_dataset
+    from segpipe.training.landmarks import resolve_device
 
     config = config_from_args(args)
     set_torch_threads(args.threads)

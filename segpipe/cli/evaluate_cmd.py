@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate ``args.predictions``."""
     config = config_from_args(args)
     set_torch_threads(1)  # parallel over cases instead
-    from segpipe.evaluate import evaluate
+    from segpipe.evaluation.evaluate import evaluate
 
     out = evaluate(config, args.manifest, args.predictions, args.out, threads=args.threads, progress=not args.no_progress)
     print(f"segpipe evaluate: wrote {out}")

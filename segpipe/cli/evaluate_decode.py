@@ -29,7 +29,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Score and print the summary."""
-    from segpipe.landmarks.evaluate import evaluate_decoded
+    from segpipe.evaluation.landmarks import evaluate_decoded
 
     config_from_args(args)  # validated for consistency with the other stages; scoring needs no settings
     path = evaluate_decoded(args.decoded, args.dataset, args.out)

@@ -27,8 +27,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Import and print where the description went."""
-    from segpipe.data.landmarks import read_landmark_dataset, write_segpipe_layout
-    from segpipe.models.graph import load_template
+    from segpipe.datasets.landmarks import read_landmark_dataset, write_segpipe_layout
+    from segpipe.networks.graph import load_template
 
     config = config_from_args(args)
     dataset = read_landmark_dataset(args.dataset, load_template(config["decode"]["template"]))

@@ -33,11 +33,11 @@ def run(args: argparse.Namespace) -> int:
     set_torch_threads(args.threads)
     import numpy as np
 
-    from segpipe.fsutil import write_json
-    from segpipe.inference import resolve_device
-    from segpipe.io import write_image
-    from segpipe.photo import best_run, load_photo, model_of_run, segment_photo
-    from segpipe.report.aggregation import load_metrics
+    from segpipe.io.atomic import write_json
+    from segpipe.inference.sliding_window import resolve_device
+    from segpipe.io.images import write_image
+    from segpipe.inference.photo import best_run, load_photo, model_of_run, segment_photo
+    from segpipe.reporting.aggregation import load_metrics
 
     settings = config["photo"]
     if not settings["source"]:

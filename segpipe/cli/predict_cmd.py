@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     """Predict with the model named by ``args.model``."""
     config = config_from_args(args)
     set_torch_threads(args.threads)
-    from segpipe.predict import predict
+    from segpipe.inference.predict import predict
 
     index = predict(config, args.manifest, args.model, args.out, show_progress=not args.no_progress)
     print(f"segpipe predict: wrote {index.parent}")

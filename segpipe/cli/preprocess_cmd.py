@@ -32,7 +32,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Preprocess ``args.dataset`` into ``args.out``."""
     config = config_from_args(args)
-    from segpipe.preprocess import LabelPolicy, preprocess_dataset
+    from segpipe.preprocessing.preprocess import LabelPolicy, preprocess_dataset
 
     settings = config["preprocess"]
     manifest = preprocess_dataset(

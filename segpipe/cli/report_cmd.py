@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     """Build the report."""
     config = config_from_args(args)
     inputs = named_inputs(args.inputs)
-    from segpipe.report import build_report
+    from segpipe.reporting import build_report
 
     out = build_report(
         config, args.metrics, args.out, manifest_path=args.manifest, prediction_dirs=args.predictions,

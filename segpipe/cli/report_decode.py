@@ -34,7 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Build the report."""
     config = config_from_args(args)
-    from segpipe.report.decode import build_decode_report
+    from segpipe.reporting.decode import build_decode_report
 
     out = build_decode_report(config, args.metrics, args.landmarks, args.out, manifest_path=args.manifest,
                               prediction_dirs=args.predictions, decoded_dir=args.decoded)

@@ -12,20 +12,20 @@ from segpipe.cli.common import add_config_option, config_from_args
 
 
 def _mortar(config: dict[str, Any], out: Path, progress: bool) -> None:
-    from segpipe.data.mortar import MortarSpec, generate_mortar_dataset
+    from segpipe.datasets.synthetic.mortar import MortarSpec, generate_mortar_dataset
 
     generate_mortar_dataset(MortarSpec.from_config(config), out, progress=progress)
 
 
 def _vessels(config: dict[str, Any], out: Path, progress: bool) -> None:
-    from segpipe.data.vessels import VesselSpec, generate_vessel_dataset
+    from segpipe.datasets.synthetic.vessels import VesselSpec, generate_vessel_dataset
 
     generate_vessel_dataset(VesselSpec.from_config(config), out, progress=progress)
 
 
 def _chest(config: dict[str, Any], out: Path, progress: bool) -> None:
-    from segpipe.data.chest import ChestSynthConfig, generate_chest_dataset
-    from segpipe.models.graph import load_template
+    from segpipe.datasets.synthetic.chest import ChestSynthConfig, generate_chest_dataset
+    from segpipe.networks.graph import load_template
 
     decode = config["decode"]
     generate_chest_dataset(out, load_template(decode["template"]), ChestSynthConfig.from_config(decode["synthetic"]))

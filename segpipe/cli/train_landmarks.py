@@ -32,7 +32,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train and print where the model went."""
-    from segpipe.landmarks.train import train_landmarks
+    from segpipe.training.landmarks import train_landmarks
 
     config = config_from_args(args)
     set_torch_threads(args.threads)

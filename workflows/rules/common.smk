@@ -8,7 +8,7 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from segpipe.config import config_snapshot_path, validate_config, write_config_snapshot
-from segpipe.experiments import expand_grid
+from segpipe.experiments.grid import expand_grid
 
 # Commands run by rules must find the `segpipe` of the interpreter that runs Snakemake.
 os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")

@@ -5,11 +5,11 @@
 #                  -> evaluate-decode (landmark MSE vs the mean shape)
 #   -> UNet:       preprocess -> train -> predict, one binary run per organ (decode.unet)
 #   -> evaluate both methods' masks per organ with the same metrics -> results/decode/report.html
-# The segmentation stages read a configuration derived from the run's (segpipe.landmarks.compare),
+# The segmentation stages read a configuration derived from the run's (segpipe.experiments.decode_comparison),
 # snapshotted like CONFIG_SNAPSHOT but under results/decode/configs/. Every rule carries the settings it depends on in `params:`
 # (rerun trigger), as in common.smk.
-from segpipe.experiments import training_settings
-from segpipe.landmarks.compare import comparison_config, compared_runs
+from segpipe.experiments.grid import training_settings
+from segpipe.experiments.decode_comparison import comparison_config, compared_runs
 
 DECODE = RESULTS / "decode"
 DECODE_MODEL_DIR = DECODE / "model"

@@ -1,8 +1,8 @@
 # Train: one job per run of the experiment grid (`{run}` = loss.label_type.training_set.framework.sSEED).
 
-from segpipe.experiments import teacher_run, training_settings
+from segpipe.experiments.grid import teacher_run, training_settings
 
-# `segpipe train` starts train.distributed.processes processes itself (segpipe/distributed.py), all in
+# `segpipe train` starts train.distributed.processes processes itself (segpipe/training/distributed.py), all in
 # the one job: they split the job's threads (SLURM: --cpus-per-task), each holds its own copy of the
 # training cases and the network, and on CUDA each uses its own GPU.
 TRAIN_PROCESSES = config["train"]["distributed"]["processes"]

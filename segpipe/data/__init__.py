@@ -1,1 +1,0 @@
-"""Datasets: synthetic generators, dataset layouts and the case manifest shared by all stages."""

@@ -1,0 +1,1 @@
+"""Generators of the embedded synthetic data sets (``segpipe synth``): brick walls, vessel trees, chest radiographs."""

@@ -1,0 +1,193 @@
+"""Score a predictions directory against the raw reference labels, one CSV row per case.
+
+The reference is the ``evaluate.label_type`` label file of each case (``Case.labels`` in the
+manifest; when it is null, the label type the run was trained on, from the run identifier in the
+predictions' index), read with its geometry, so distances are in physical units. The metrics are those of
+``evaluate.metrics`` (:mod:`segpipe.evaluation.metrics`, parameters from the rest of the ``evaluate``
+section); each defines its value for empty masks (e.g. Dice: 1 when both masks are empty, 0 when
+one is; HD95: 0 when both are empty, the image diagonal when one is), so no case is ever dropped
+from a mean as NaN.
+
+Cases are scored in worker processes (``threads`` of them, at most one per case); when there are
+fewer cases than threads, each case computes its metrics on ``threads // cases`` threads.
+
+Columns: ``run_id, loss, label_type, training_set, framework, seed`` (from the run identifier in
+the predictions' index), ``case_id, split, group, reference`` (the reference label type), then
+one column per metric value.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from segpipe.datasets.manifest import Manifest
+from segpipe.errors import InputError
+from segpipe.experiments.grid import RunSpec
+from segpipe.io.atomic import atomic_open
+from segpipe.io.images import read_image, read_mask
+from segpipe.evaluation.metrics import CaseInputs, MetricSettings, compute_metrics, get_metric
+from segpipe.utilities.workers import run_jobs
+from segpipe.inference.predictions import PredictedCase, PredictionSet
+
+#: Columns that identify a row; metric columns follow.
+ID_COLUMNS = ("run_id", "loss", "label_type", "training_set", "framework", "seed", "case_id", "split", "group", "reference")
+
+
+def read_case_inputs(
+    predicted: PredictedCase,
+    reference_path: str | PathLike[str],
+    *,
+    needs_probability: bool = False,
+    settings: MetricSettings = MetricSettings(),
+) -> CaseInputs:
+    """Read one case's prediction (and probability map) and reference; check that they share a grid.
+
+    Raises
+    ------
+    InputError
+        If the prediction lies on another grid than the reference, or the probability map has another
+        shape or values outside [0, 1].
+    """
+    reference, geometry = read_mask(reference_path)
+    prediction, predicted_geometry = read_mask(predicted.mask)
+    if prediction.shape != reference.shape:
+        raise InputError(
+            f"prediction of case {predicted.case_id} has shape {prediction.shape}, its reference label "
+            f"{reference_path} has {reference.shape}", where=predicted.mask,
+            fix="predict with the manifest of this dataset",
+        )
+    if not predicted_geometry.matches(geometry):
+        raise InputError(
+            f"prediction of case {predicted.case_id} is placed differently in space than its reference label "
+            f"{reference_path} ({predicted_geometry} vs {geometry})", where=predicted.mask,
+            fix="predict with the manifest of this dataset",
+        )
+    probability = read_probability(predicted.probability, reference.shape) if needs_probability else None
+    return CaseInputs(prediction > 0, reference > 0, geometry.array_spacing, probability, settings)
+
+
+def read_probability(path: str | PathLike[str], shape: tuple[int, ...]) -> np.ndarray:
+    """A foreground probability map of ``shape`` with finite values in [0, 1], as float64.
+
+    Raises
+    ------
+    InputError
+        If it has another shape or values outside [0, 1] (logits, or a corrupt file).
+    """
+    probability = read_image(path).array[0].astype(np.float64)
+    if probability.shape != shape:
+        raise InputError(f"probability map has shape {probability.shape}, its mask {shape}", where=path,
+                         fix="run `segpipe predict` again")
+    if not (np.isfinite(probability).all() and probability.min() >= 0.0 and probability.max() <= 1.0):
+        raise InputError(
+            f"probability map has values outside [0, 1] (from {np.nanmin(probability):g} to {np.nanmax(probability):g})",
+            where=path, fix="write foreground probabilities (after the sigmoid/softmax), not logits",
+        )
+    return probability
+
+
+def score_case(
+    predicted: PredictedCase, reference_path: Path, names: Sequence[str], settings: MetricSettings, threads: int
+) -> dict[str, float]:
+    """All metric columns of one case (the job that :func:`evaluate` runs in its worker processes)."""
+    needs_probability = any(get_metric(name).needs_probability for name in names)
+    inputs = read_case_inputs(predicted, reference_path, needs_probability=needs_probability, settings=settings)
+    return compute_metrics(names, inputs, threads=threads)
+
+
+def _single_threaded_worker() -> None:
+    """Worker set-up: one torch thread per process (the parallelism is over cases)."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def evaluate(
+    config: Mapping[str, Any],
+    manifest_path: str | PathLike[str],
+    predictions_dir: str | PathLike[str],
+    out_csv: str | PathLike[str],
+    *,
+    threads: int = 1,
+    progress: bool = False,
+) -> Path:
+    """Compute the per-case metrics of a predictions directory and write them as CSV.
+
+    Parameters
+    ----------
+    config
+        Validated configuration (section ``evaluate`` and ``connectivity``).
+    manifest_path
+        Manifest listing the cases, their groups and their raw label files.
+    predictions_dir
+        Directory written by ``segpipe predict`` (with ``index.json``).
+    out_csv
+        Destination CSV, written atomically.
+    threads
+        CPU cores: worker processes over cases, and threads per case when there are fewer cases.
+    progress
+        Show a progress bar on standard error.
+
+    Returns
+    -------
+    Path
+        ``out_csv``.
+
+    Raises
+    ------
+    InputError
+        If a predicted case is not in the manifest, lacks the reference label type, does not lie on
+        its reference's grid, or has a probability map outside [0, 1].
+    """
+    settings = config["evaluate"]
+    metrics = [get_metric(name) for name in settings["metrics"]]
+    manifest_path = Path(manifest_path)
+    manifest = Manifest.load(manifest_path)
+    predictions = PredictionSet.load(predictions_dir)
+    run = RunSpec.parse(predictions.run_id)
+    label_type = settings["label_type"] or run.label_type
+    if not predictions.cases:
+        raise InputError("the prediction index lists no cases", where=predictions.directory, fix="run `segpipe predict` again")
+
+    references = []
+    for predicted in predictions.cases:
+        try:
+            case = manifest.case(predicted.case_id)
+        except KeyError:
+            raise InputError(
+                f"case {predicted.case_id} was predicted but is not in this manifest", where=manifest_path,
+                fix="pass the manifest the predictions were made from",
+            ) from None
+        if label_type not in case.labels:
+            raise InputError(
+                f"case {case.case_id} has no {label_type!r} label", where=manifest_path,
+                fix=f"set 'evaluate.label_type' to one of: {', '.join(case.labels) or '(none)'}"
+                + (" (null scores against the run's own label type)" if settings["label_type"] else ""),
+            )
+        references.append(Path(case.labels[label_type]))
+
+    workers = max(1, min(threads, len(references)))
+    per_case = max(1, threads // workers)
+    metric_settings = MetricSettings.from_config(config)
+    jobs = [(p, r, list(settings["metrics"]), metric_settings, per_case) for p, r in zip(predictions.cases, references)]
+    values = run_jobs(score_case, jobs, workers=workers, progress=progress, description="evaluate",
+                      initializer=_single_threaded_worker)
+
+    identity = {"run_id": run.run_id, **asdict(run)}
+    rows = [
+        {**identity, "case_id": p.case_id, "split": p.split, "group": p.group, "reference": label_type, **v}
+        for p, v in zip(predictions.cases, values)
+    ]
+    columns = [*ID_COLUMNS, *(column for metric in metrics for column in metric.columns)]
+    with atomic_open(out_csv, newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    return Path(out_csv)

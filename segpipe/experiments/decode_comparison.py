@@ -1,0 +1,89 @@
+"""HybridGNet against a segmentation network trained by the segmentation pipeline on the same data.
+
+The decode target trains, besides HybridGNet, one binary network per organ of the landmark
+template with the ordinary stages (``segpipe preprocess``, ``train``, ``predict``, ``evaluate``) on
+the landmark dataset, whose label types include every organ. :func:`comparison_config` is the
+configuration those stages run with; both methods' masks are then scored by ``segpipe evaluate``
+with the same metrics against the same organ masks.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from segpipe.config import validate_config
+from segpipe.experiments.grid import RunSpec, expand_grid
+from segpipe.inference.decode import FRAMEWORK, mask_run
+from segpipe.networks.graph import load_template
+
+#: Metrics every comparison reports (``evaluate.metrics`` adds to them).
+METRICS = ("dice", "hd95", "betti")
+#: Display names of the methods, by run framework (HybridGNet) or network name (the others).
+_DISPLAY = {FRAMEWORK: "HybridGNet", "unet": "UNet", "dynunet": "DynUNet"}
+
+
+@dataclass(frozen=True)
+class ComparedRun:
+    """One method's masks of one organ.
+
+    Attributes
+    ----------
+    method
+        ``"hybridgnet"`` or ``"unet"`` (the segmentation pipeline's network).
+    organ
+        Organ (the run's label type).
+    run_id
+        Run identifier of the predictions.
+    """
+
+    method: str
+    organ: str
+    run_id: str
+
+
+def comparison_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The validated configuration of the segmentation stages in the comparison.
+
+    A copy of ``config`` with ``train`` replaced by ``decode.unet.train``, an experiment grid of
+    one run per organ (loss ``decode.unet.loss``, all training cases, seed ``decode.train.seed``),
+    and ``evaluate`` scoring each run against the mask of its own organ with :data:`METRICS` plus
+    ``evaluate.metrics``.
+
+    Parameters
+    ----------
+    config
+        Validated configuration.
+    """
+    decode = config["decode"]
+    derived = copy.deepcopy(dict(config))
+    derived["train"] = copy.deepcopy(decode["unet"]["train"])
+    derived["experiments"] = {
+        "losses": [decode["unet"]["loss"]],
+        "label_types": list(load_template(decode["template"]).names),
+        "training_sets": ["large"],
+        "frameworks": ["plain"],
+        "seeds": [decode["train"]["seed"]],
+    }
+    metrics = list(dict.fromkeys([*METRICS, *config["evaluate"]["metrics"]]))
+    derived["evaluate"] = {**config["evaluate"], "label_type": None, "metrics": metrics}
+    return validate_config(derived, source="decode comparison settings (derived from decode.unet)")
+
+
+def compared_runs(config: Mapping[str, Any]) -> list[ComparedRun]:
+    """Every run of the comparison: HybridGNet's masks of each organ, then the network's runs."""
+    derived = comparison_config(config)
+    seed = config["decode"]["train"]["seed"]
+    organs = derived["experiments"]["label_types"]
+    runs = [ComparedRun("hybridgnet", organ, mask_run(organ, seed).run_id) for organ in organs]
+    return runs + [ComparedRun("unet", spec.label_type, spec.run_id) for spec in expand_grid(derived["experiments"])]
+
+
+def method_name(run_id: str, config: Mapping[str, Any]) -> str:
+    """Display name of the method that made a run's predictions (``HybridGNet``, ``UNet``, ...)."""
+    if RunSpec.parse(run_id).framework == FRAMEWORK:
+        return _DISPLAY[FRAMEWORK]
+    network = config["decode"]["unet"]["train"]["network"]["name"]
+    return _DISPLAY.get(network, network)

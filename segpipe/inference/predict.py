@@ -1,0 +1,108 @@
+"""Predict the test cases (optionally also val) of a manifest with a trained model.
+
+Writes a predictions directory in the layout of :mod:`segpipe.inference.predictions`: per case a binary mask
+and a float32 probability map with the input image's geometry, then ``index.json``. A case that
+preprocessing resampled (``preprocess.target_spacing``) is predicted on the resampled grid and its
+probability map resampled back to the image's own grid before thresholding.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from segpipe.datasets.lookup import load_manifest_case
+from segpipe.datasets.manifest import Manifest
+from segpipe.errors import ConfigError, InputError
+from segpipe.inference.sliding_window import predict_probability, resolve_device
+from segpipe.io.images import write_image
+from segpipe.networks.model_file import ModelInfo, load_model
+from segpipe.inference.predictions import INDEX, PredictedCase, case_paths, write_index
+from segpipe.preprocessing.resampling import resample_probability
+
+
+def _check_compatible(info: ModelInfo, manifest: Manifest, manifest_path: Path, model_path: Path, config: Mapping[str, Any]) -> None:
+    """The model must have been trained on images like the manifest's, normalised the same way."""
+    network = info.network
+    if (manifest.dimensions, manifest.channels) != (network.dimensions, network.in_channels):
+        raise InputError(
+            f"the model was trained on {network.dimensions}-D images with {network.in_channels} channel(s), but the "
+            f"manifest ({manifest.name!r}) has {manifest.dimensions}-D images with {manifest.channels} channel(s)",
+            where=manifest_path, fix=f"pass the manifest of the dataset {model_path} was trained on",
+        )
+    normalisation = config["preprocess"]["normalisation"]
+    if normalisation != info.normalisation:
+        raise ConfigError(
+            f"'preprocess.normalisation' is {normalisation!r} but the model was trained on {info.normalisation!r}-"
+            "normalised images", fix=f"set it to {info.normalisation!r} and preprocess again, or retrain the model",
+        )
+
+
+def predict(
+    config: Mapping[str, Any],
+    manifest_path: str | PathLike[str],
+    model_path: str | PathLike[str],
+    out_dir: str | PathLike[str],
+    *,
+    show_progress: bool = True,
+) -> Path:
+    """Predict the cases of the splits in ``predict.splits`` and write them to ``out_dir``.
+
+    Parameters
+    ----------
+    config
+        Validated configuration (sections ``predict`` and ``preprocess``).
+    manifest_path
+        ``manifest.json`` written by ``segpipe preprocess``.
+    model_path
+        ``model.pt`` written by ``segpipe train``.
+    out_dir
+        Predictions directory (created; an existing index is removed first, so an interrupted
+        prediction never looks complete).
+    show_progress
+        Show a tqdm progress bar on stderr.
+
+    Returns
+    -------
+    Path
+        Path of the written ``index.json``.
+
+    Raises
+    ------
+    InputError, ConfigError
+        If the model is missing or unreadable, or does not fit the manifest or configuration.
+    """
+    from tqdm import tqdm
+
+    settings = config["predict"]
+    manifest_path, model_path, out_dir = Path(manifest_path), Path(model_path), Path(out_dir)
+    device = resolve_device(settings["device"], key="predict.device")
+    network, info = load_model(model_path, device)
+    manifest = Manifest.load(manifest_path)
+    _check_compatible(info, manifest, manifest_path, model_path, config)
+    cases = [case for split in settings["splits"] for case in manifest.select(split=split)]
+    if not cases:
+        raise InputError(
+            f"the manifest has no cases in the split(s) {', '.join(settings['splits'])}", where=manifest_path,
+            fix="check 'predict.splits' and the dataset's splits",
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / INDEX).unlink(missing_ok=True)
+    threshold = float(settings["threshold"])
+    written = []
+    for case in tqdm(cases, desc=f"predict {info.run_id}", file=sys.stderr, disable=not show_progress, mininterval=1.0):
+        data = load_manifest_case(manifest_path, case)
+        probability = predict_probability(
+            network, data.image, info.network, patch_size=info.patch_size, device=device,
+            overlap=float(settings["overlap"]), sw_batch_size=int(settings["sw_batch_size"]),
+        )
+        shape, geometry = data.source_grid
+        probability = resample_probability(probability, shape)
+        mask_path, probability_path = case_paths(out_dir, case.case_id, case.image)
+        write_image(mask_path, probability >= threshold, geometry)  # PNG stores {0, 255}, volumes {0, 1}
+        write_image(probability_path, probability, geometry)
+        written.append(PredictedCase(case.case_id, mask_path, probability_path, case.split, case.group))
+    return write_index(out_dir, info.run_id, threshold, written)

@@ -1,1 +1,0 @@
-"""Landmark decoding with HybridGNet: training, decoding to contours and masks, evaluation."""

@@ -1,1 +1,0 @@
-"""Networks: the MONAI network factory and the saved-model format shared by train and predict."""

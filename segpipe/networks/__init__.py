@@ -1,0 +1,2 @@
+"""Networks: the MONAI network factory, HybridGNet (CNN encoder, graph-convolution decoder) and the
+model file that training writes and inference reads."""

@@ -1,0 +1,288 @@
+"""Loss terms by name, and the weighted sum that the configuration defines.
+
+A loss definition in the configuration is a list of weighted terms::
+
+    losses:
+      cldice_mix:
+        terms:
+          - {name: dicece, weight: 1.0}
+          - {name: cldice, weight: 0.5, iterations: 10}   # extra keys are the term's options
+          - {name: bettimatching, weight: {start: 0.0, end: 0.1, until: 0.5}}   # a scheduled weight
+
+A weight is a non-negative number or a schedule of training progress
+(:mod:`segpipe.training.losses.schedules`). Each term is a :class:`LossTerm` subclass registered with :func:`register_term`. A term
+
+- is built as ``Term(context, **options)``; ``context`` (:class:`TermContext`) says whether the
+  network ends in a sigmoid or a softmax, the dimension, the label type and the dataset fingerprint;
+  it checks its option values with :mod:`segpipe.training.losses.options` (errors name the option);
+- computes its value in :meth:`LossTerm.forward` from the logits, the batch dictionary and the
+  training :class:`Progress`;
+- may need more than image and label. It names the batch keys it reads in :attr:`LossTerm.requires`
+  and produces them on the CPU, in the data loader, through two hooks:
+  :meth:`LossTerm.case_extras` (arrays on the whole case grid, computed once per case and then
+  cropped, padded, flipped and rotated together with image and label: e.g. distance maps, or a
+  label projection broadcast along its axis) and :meth:`LossTerm.sample_extras` (arrays computed
+  from each augmented training sample: e.g. a skeleton tube of the cropped label).
+
+:class:`CompositeLoss` sums the weighted terms and reports each term's value for the training log.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from segpipe.datasets.cases import PreprocessedCase
+from segpipe.errors import ConfigError
+from segpipe.training.losses.options import OptionError
+from segpipe.training.losses.schedules import Progress, weight_schedule
+from segpipe.topology.connectivity import DEFAULT_CONNECTIVITY
+
+#: Batch keys every batch has: ``image`` (B, C, *spatial) and ``label`` (B, 1, *spatial) in {0, 1}.
+BASE_KEYS = ("image", "label")
+
+
+@dataclass(frozen=True)
+class TermContext:
+    """Facts about the run that a term may need when it is built.
+
+    Attributes
+    ----------
+    output
+        ``"sigmoid"``: logits have one channel (foreground); ``"softmax"``: two channels
+        (background, foreground). :func:`segpipe.networks.factory.foreground_probability` turns
+        either into foreground probabilities.
+    dimensions
+        Number of spatial dimensions (2 or 3).
+    label_type
+        Label type the run trains on (``"accurate"``, ``"noisy"``, ``"pseudo"``).
+    fingerprint
+        The dataset fingerprint written by ``segpipe preprocess`` (e.g. the largest structure
+        radius, which sizes clDice's soft skeleton); empty when unknown.
+    connectivity
+        The configuration's ``connectivity`` (``"full"`` or ``"face"``), which the metrics count:
+        the default of every topology term (:mod:`segpipe.topology.connectivity`).
+    """
+
+    output: str
+    dimensions: int
+    label_type: str
+    fingerprint: Mapping[str, Any] = field(default_factory=dict)
+    connectivity: str = DEFAULT_CONNECTIVITY
+
+
+class LossTerm(torch.nn.Module):
+    """Base class of loss terms.
+
+    Subclasses set :attr:`name`, accept ``(context, **options)`` in ``__init__`` (options are
+    keyword arguments with defaults: unknown option keys in the configuration are reported with the
+    allowed ones) and implement :meth:`forward`.
+    """
+
+    #: Registered name, used in the configuration and as the column of the training log.
+    name: ClassVar[str] = ""
+    #: Batch keys beyond ``image`` and ``label`` that :meth:`forward` reads.
+    requires: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, context: TermContext) -> None:
+        super().__init__()
+        self.context = context
+
+    def case_extras(self, case: PreprocessedCase, label: np.ndarray) -> dict[str, np.ndarray]:
+        """Arrays on the whole case grid, computed once per training case on the CPU.
+
+        Each array has shape ``(*spatial)`` or ``(C, *spatial)``; the data loader crops, pads,
+        flips and rotates it exactly like the label and delivers it as ``batch[key]`` of shape
+        ``(B, C, *patch)``. Precomputed per-case arrays from preprocessing are in ``case.extras``.
+
+        Parameters
+        ----------
+        case
+            The preprocessed case (image, every label type, geometry, extras).
+        label
+            The label the run trains on, ``(*spatial)`` in {0, 1}.
+        """
+        return {}
+
+    def sample_extras(self, sample: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Arrays computed from one augmented training sample on the CPU, in the data loader.
+
+        Parameters
+        ----------
+        sample
+            ``image`` ``(C, *patch)``, ``label`` ``(1, *patch)`` and the case extras, as NumPy arrays.
+
+        Returns
+        -------
+        dict
+            Arrays of equal shape for every sample; stacked into ``batch[key]`` as ``(B, ...)``.
+        """
+        return {}
+
+    def forward(self, logits: torch.Tensor, batch: Mapping[str, torch.Tensor], progress: Progress) -> torch.Tensor:
+        """Return the term's scalar value for a batch.
+
+        Parameters
+        ----------
+        logits
+            Network output ``(B, 1 or 2, *patch)``.
+        batch
+            ``image``, ``label`` ``(B, 1, *patch)`` float in {0, 1}, and the keys of :attr:`requires`.
+        progress
+            Current iteration and total iterations.
+        """
+        raise NotImplementedError
+
+
+_TERMS: dict[str, type[LossTerm]] = {}
+
+
+def register_term(cls: type[LossTerm]) -> type[LossTerm]:
+    """Class decorator: make ``cls`` available under ``cls.name`` in loss definitions."""
+    if not cls.name:
+        raise ValueError(f"{cls.__qualname__} must set a non-empty 'name'")
+    if cls.name in _TERMS and _TERMS[cls.name] is not cls:
+        raise ValueError(f"loss term {cls.name!r} is registered twice ({_TERMS[cls.name].__qualname__}, {cls.__qualname__})")
+    _TERMS[cls.name] = cls
+    return cls
+
+
+def term_names() -> list[str]:
+    """Names of all registered terms."""
+    return sorted(_TERMS)
+
+
+def term_options(name: str) -> dict[str, Any]:
+    """The options of term ``name`` with their defaults."""
+    parameters = list(inspect.signature(_TERMS[name].__init__).parameters.values())[2:]  # skip self, context
+    return {p.name: p.default for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+
+@dataclass
+class LossResult:
+    """The value of a :class:`CompositeLoss` on one batch.
+
+    Attributes
+    ----------
+    total
+        Weighted sum, differentiable.
+    terms
+        Unweighted value of each term (detached floats), keyed like :attr:`CompositeLoss.keys`.
+    weights
+        Weight applied to each term at this progress.
+    """
+
+    total: torch.Tensor
+    terms: dict[str, float]
+    weights: dict[str, float]
+
+
+class CompositeLoss(torch.nn.Module):
+    """Weighted sum of loss terms.
+
+    Parameters
+    ----------
+    terms
+        ``(key, term, weight)`` triples; ``key`` names the term in logs (the term's name, with a
+        ``_2``, ``_3``... suffix when a name repeats).
+    """
+
+    def __init__(self, terms: list[tuple[str, LossTerm, Callable[[Progress], float]]]) -> None:
+        super().__init__()
+        if not terms:
+            raise ValueError("a loss needs at least one term")
+        self.terms = torch.nn.ModuleDict({key: term for key, term, _ in terms})
+        self._weights = {key: weight for key, _, weight in terms}
+
+    @property
+    def keys(self) -> list[str]:
+        """Log keys of the terms, in configuration order."""
+        return list(self.terms)
+
+    @property
+    def requires(self) -> set[str]:
+        """Batch keys the terms read beyond image and label."""
+        return {key for term in self.terms.values() for key in term.requires}
+
+    def case_extras(self, case: PreprocessedCase, label: np.ndarray) -> dict[str, np.ndarray]:
+        """Union of the terms' :meth:`LossTerm.case_extras`."""
+        extras: dict[str, np.ndarray] = {}
+        for term in self.terms.values():
+            extras.update(term.case_extras(case, label))
+        return extras
+
+    def sample_extras(self, sample: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Union of the terms' :meth:`LossTerm.sample_extras`."""
+        extras: dict[str, np.ndarray] = {}
+        for term in self.terms.values():
+            extras.update(term.sample_extras(sample))
+        return extras
+
+    def forward(self, logits: torch.Tensor, batch: Mapping[str, torch.Tensor], progress: Progress) -> LossResult:
+        """Evaluate every term and their weighted sum."""
+        total = logits.new_zeros(())
+        values: dict[str, float] = {}
+        weights: dict[str, float] = {}
+        for key, term in self.terms.items():
+            weight = self._weights[key](progress)
+            value = term(logits, batch, progress)
+            if weight:
+                total = total + weight * value
+            values[key] = float(value.detach())
+            weights[key] = weight
+        return LossResult(total, values, weights)
+
+
+def build_loss(name: str, losses: Mapping[str, Any], context: TermContext) -> CompositeLoss:
+    """Build the loss ``losses[name]`` (the ``losses`` section of the configuration).
+
+    Parameters
+    ----------
+    name
+        Loss name (the first part of a run identifier).
+    losses
+        Loss definitions: name to ``{"terms": [{"name": ..., "weight": ..., **options}, ...]}``.
+    context
+        Facts about the run passed to every term.
+
+    Raises
+    ------
+    ConfigError
+        If the loss or a term is not defined, a term is given options it does not have or a bad
+        option value (the message names the key), or a weight is neither a non-negative number
+        nor a valid schedule (:mod:`segpipe.training.losses.schedules`).
+    """
+    if name not in losses:
+        raise ConfigError(
+            f"loss {name!r} is not defined under 'losses'",
+            fix=f"define it, or use one of: {', '.join(sorted(losses)) or '(none)'}",
+        )
+    built: list[tuple[str, LossTerm, Callable[[Progress], float]]] = []
+    seen: dict[str, int] = {}
+    for index, spec in enumerate(losses[name]["terms"]):
+        where = f"losses.{name}.terms[{index}]"
+        spec = dict(spec)
+        term_name = spec.pop("name")
+        if term_name not in _TERMS:
+            raise ConfigError(f"'{where}.name' is {term_name!r}; registered terms: {', '.join(term_names())}")
+        weight = weight_schedule(spec.pop("weight", 1.0), where=where)
+        allowed = term_options(term_name)
+        unknown = sorted(set(spec) - set(allowed))
+        if unknown:
+            raise ConfigError(
+                f"'{where}' has unknown option(s) {', '.join(map(repr, unknown))} for term {term_name!r}",
+                fix=f"allowed options: {', '.join(sorted(allowed)) or '(none)'}",
+            )
+        try:
+            term = _TERMS[term_name](context, **spec)
+        except OptionError as error:
+            raise ConfigError(f"'{where}.{error.option}' {error.problem}", fix=error.fix) from error
+        seen[term_name] = seen.get(term_name, 0) + 1
+        key = term_name if seen[term_name] == 1 else f"{term_name}_{seen[term_name]}"
+        built.append((key, term, weight))
+    return CompositeLoss(built)

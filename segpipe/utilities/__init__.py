@@ -1,0 +1,1 @@
+"""Helpers shared by several stages: worker processes over cases, and where networks run."""
