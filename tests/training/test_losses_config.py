@@ -13,7 +13,7 @@ from segpipe.errors import ConfigError
 from segpipe.training.losses import Progress, TermContext, build_loss, term_names
 from segpipe.training.losses.schedules import ConstantWeight, ScheduledWeight, weight_schedule
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def at(schedule, iteration: int, iterations: int = 100) -> float:

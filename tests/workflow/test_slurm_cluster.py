@@ -30,7 +30,7 @@ from slurm_cluster import REPO, LocalCluster, run_snakemake, unavailable_reason
 
 pytestmark = pytest.mark.slurm
 
-TEST_WORKFLOW = Path(__file__).parent / "slurm_workflow" / "Snakefile"
+TEST_WORKFLOW = Path(__file__).parents[1] / "slurm_workflow" / "Snakefile"
 ACCOUNT = "segpipe-test"
 #: Snakemake announces every job it starts with "rule NAME:" (or "localrule NAME:").
 JOB_ANNOUNCEMENT = re.compile(r"^(?:local)?rule (\w+):$", re.MULTILINE)

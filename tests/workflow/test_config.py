@@ -9,7 +9,7 @@ from segpipe.cli import main
 from segpipe.config import load_config, validate_config
 from segpipe.errors import ConfigError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_default_config_is_valid_and_gets_defaults():

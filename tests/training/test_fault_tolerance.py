@@ -30,7 +30,7 @@ import yaml
 
 from segpipe.training.checkpoint import list_checkpoints
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SMOKE = REPO / "tests" / "configs" / "smoke.yaml"
 RUN = "dicece.accurate.large.plain.s0"
 ITERATIONS, CHECKPOINT_EVERY = 200, 10

@@ -21,7 +21,7 @@ from segpipe.reporting.sections.figures import plotted_series
 from segpipe.reporting.sections.study import setting_tables, study_frame, training_costs
 from segpipe.training.train import train
 from helpers import merge
-from test_workflow import REPO, job_counts, snakemake
+from workflow_helpers import REPO, job_counts, snakemake
 
 
 def _frame(rng: np.random.Generator) -> pd.DataFrame:

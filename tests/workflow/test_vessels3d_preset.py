@@ -13,7 +13,7 @@ import torch
 import yaml
 from helpers import merge
 from monai.metrics import compute_hausdorff_distance
-from test_workflow import REPO, job_counts, snakemake
+from workflow_helpers import REPO, job_counts, snakemake
 
 from segpipe.config import validate_config
 

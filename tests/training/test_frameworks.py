@@ -15,7 +15,7 @@ from segpipe.experiments.grid import expand_grid, teacher_run, training_settings
 from segpipe.inference.sliding_window import predict_probability
 from segpipe.networks.model_file import load_model
 from segpipe.training.train import _teacher_labels, train
-from test_workflow import SMOKE, job_counts, snakemake
+from workflow_helpers import SMOKE, job_counts, snakemake
 
 
 def _rgb(seed: int, shape=(3, 12, 14)) -> np.ndarray:

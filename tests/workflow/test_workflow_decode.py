@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-from test_workflow import REPO, job_counts, snakemake
+from workflow_helpers import REPO, job_counts, snakemake
 
 DECODE_SMOKE = REPO / "tests" / "configs" / "decode_smoke.yaml"
 ORGANS = ("right_lung", "left_lung", "heart")
@@ -43,7 +43,7 @@ def test_jsrt_layout_dataset_is_imported_first(tmp_path):
     assert result.returncode == 0, result.stderr
     counts = job_counts(result.stdout)
     assert counts.pop("import_landmarks") == 1 and "synth_chest" not in counts
-    assert f"segpipe import-landmarks --config" in result.stdout and f"--dataset {tmp_path / 'jsrt'}" in result.stdout
+    assert "segpipe import-landmarks --config" in result.stdout and f"--dataset {tmp_path / 'jsrt'}" in result.stdout
 
 
 def test_decode_smoke_runs_to_a_report_with_both_methods(tmp_path):

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 import yaml
-from test_workflow import REPO, job_counts, snakemake
+from workflow_helpers import REPO, job_counts, snakemake
 
 from segpipe.datasets.layout import read_dataset
 from segpipe.io.images import read_image, read_mask

@@ -15,12 +15,12 @@ from segpipe.datasets.synthetic.chest import (
     mean_shape,
     sample_anatomy,
 )
-from segpipe.datasets.landmarks import read_landmark_dataset, read_landmarks, write_landmarks, write_segpipe_layout
+from segpipe.datasets.landmarks import read_landmark_dataset, read_landmarks, write_landmarks
 from segpipe.datasets.layout import read_dataset
 from segpipe.datasets.manifest import IN_DISTRIBUTION
 from segpipe.errors import ConfigError, InputError
 from segpipe.io.images import read_image, read_mask
-from segpipe.networks.graph import GraphTemplate, Organ, default_template, normalised_to_pixels, rasterize
+from segpipe.networks.graph import GraphTemplate, Organ, default_template, rasterize
 
 COUNTS = {"right_lung": 44, "left_lung": 50, "heart": 26, "right_clavicle": 23, "left_clavicle": 23}
 
