@@ -34,11 +34,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Decode and print where the index went."""
     from segpipe.inference.decode import decode_dataset
-    from segpipe.training.landmarks import resolve_device
+    from segpipe.utilities.devices import resolve_device
 
     config = config_from_args(args)
     set_torch_threads(args.threads)
-    device = resolve_device(config["decode"]["train"]["device"])
+    device = resolve_device(config["decode"]["train"]["device"], key="decode.train.device")
     path = decode_dataset(args.model, args.dataset, args.out, split=args.split, groups=args.group,
                           seed=config["decode"]["train"]["seed"], device=device)
     print(f"segpipe decode: wrote {path}")

@@ -33,11 +33,11 @@ def run(args: argparse.Namespace) -> int:
     set_torch_threads(args.threads)
     import numpy as np
 
-    from segpipe.io.atomic import write_json
-    from segpipe.inference.sliding_window import resolve_device
-    from segpipe.io.images import write_image
     from segpipe.inference.photo import best_run, load_photo, model_of_run, segment_photo
+    from segpipe.io.atomic import write_json
+    from segpipe.io.images import write_image
     from segpipe.reporting.aggregation import load_metrics
+    from segpipe.utilities.devices import resolve_device
 
     settings = config["photo"]
     if not settings["source"]:

@@ -29,12 +29,12 @@ import numpy as np
 
 from segpipe.datasets.manifest import Manifest
 from segpipe.errors import InputError
+from segpipe.evaluation.metrics import CaseInputs, MetricSettings, compute_metrics, get_metric
 from segpipe.experiments.grid import RunSpec
+from segpipe.inference.predictions import PredictedCase, PredictionSet
 from segpipe.io.atomic import atomic_open
 from segpipe.io.images import read_image, read_mask
-from segpipe.evaluation.metrics import CaseInputs, MetricSettings, compute_metrics, get_metric
 from segpipe.utilities.workers import run_jobs
-from segpipe.inference.predictions import PredictedCase, PredictionSet
 
 #: Columns that identify a row; metric columns follow.
 ID_COLUMNS = ("run_id", "loss", "label_type", "training_set", "framework", "seed", "case_id", "split", "group", "reference")

@@ -27,11 +27,11 @@ import numpy as np
 
 from segpipe.datasets.landmarks import read_landmark_dataset, read_landmarks
 from segpipe.errors import InputError
+from segpipe.inference.decode import INDEX_FILE
 from segpipe.io.atomic import atomic_open, write_json
 from segpipe.io.images import read_image
-from segpipe.inference.decode import INDEX_FILE
-from segpipe.networks.landmark_model_file import load_model
 from segpipe.networks.graph import normalised_to_pixels
+from segpipe.networks.landmark_model_file import load_model
 
 METHOD = "hybridgnet"
 BASELINE = "mean_shape"

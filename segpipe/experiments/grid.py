@@ -8,12 +8,11 @@ under ``results/runs/`` and is the ``{run}`` wildcard of the workflow.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from segpipe.errors import ConfigError
-
 
 #: Settings under ``train`` that do not change the trained weights (``device`` and ``distributed``
 #: change them only within floating-point rounding).

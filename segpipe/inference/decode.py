@@ -33,12 +33,12 @@ import torch
 from segpipe.datasets.landmarks import read_landmark_dataset, write_landmarks
 from segpipe.errors import InputError
 from segpipe.experiments.grid import RunSpec
+from segpipe.inference.predictions import INDEX, PredictedCase, case_paths, write_index
 from segpipe.io.atomic import write_json
 from segpipe.io.images import write_image
-from segpipe.preprocessing.landmark_images import prepare_image
-from segpipe.networks.landmark_model_file import load_model
 from segpipe.networks.graph import normalised_to_pixels, rasterize
-from segpipe.inference.predictions import INDEX, PredictedCase, case_paths, write_index
+from segpipe.networks.landmark_model_file import load_model
+from segpipe.preprocessing.landmark_images import prepare_image
 
 INDEX_FILE = "decoded.json"
 #: Loss and framework parts of the run identifiers of HybridGNet's masks.

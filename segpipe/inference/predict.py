@@ -17,11 +17,12 @@ from typing import Any
 from segpipe.datasets.lookup import load_manifest_case
 from segpipe.datasets.manifest import Manifest
 from segpipe.errors import ConfigError, InputError
-from segpipe.inference.sliding_window import predict_probability, resolve_device
+from segpipe.inference.predictions import INDEX, PredictedCase, case_paths, write_index
+from segpipe.inference.sliding_window import predict_probability
 from segpipe.io.images import write_image
 from segpipe.networks.model_file import ModelInfo, load_model
-from segpipe.inference.predictions import INDEX, PredictedCase, case_paths, write_index
 from segpipe.preprocessing.resampling import resample_probability
+from segpipe.utilities.devices import resolve_device
 
 
 def _check_compatible(info: ModelInfo, manifest: Manifest, manifest_path: Path, model_path: Path, config: Mapping[str, Any]) -> None:

@@ -11,7 +11,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from segpipe.errors import ConfigError
 from segpipe.networks.factory import NetworkSpec, foreground_probability
 
 
@@ -68,20 +67,3 @@ def predict_probability(
             logits = logits[(..., *(slice(0, s) for s in spatial))]
         probability = foreground_probability(torch.as_tensor(logits), spec.output)
     return probability[0, 0].float().cpu().numpy()
-
-
-def resolve_device(setting: str, *, key: str) -> torch.device:
-    """Turn a ``device`` setting (``auto``, ``cpu``, ``cuda``) into a torch device.
-
-    ``auto`` picks CUDA when it is available.
-
-    Raises
-    ------
-    ConfigError
-        If ``cuda`` is asked for on a machine without a CUDA device.
-    """
-    if setting == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if setting == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"'{key}' is 'cuda' but no CUDA device is available", fix=f"set '{key}' to 'auto' or 'cpu'")
-    return torch.device(setting)

@@ -48,8 +48,8 @@ from segpipe.datasets.manifest import Case, Manifest
 from segpipe.errors import InputError, SegpipeError
 from segpipe.io.atomic import write_json
 from segpipe.io.images import Geometry, ImageData, read_image, read_mask
-from segpipe.utilities.workers import run_jobs
 from segpipe.preprocessing.resampling import resample_image, resample_mask, resampled_geometry, resampled_shape
+from segpipe.utilities.workers import run_jobs
 
 #: Values of ``preprocess.normalisation``.
 NORMALISATIONS = ("zscore", "minmax", "percentile", "none")

@@ -27,13 +27,13 @@ import pandas as pd
 from segpipe.datasets.landmarks import read_landmarks
 from segpipe.datasets.manifest import Manifest
 from segpipe.errors import InputError
-from segpipe.io.atomic import atomic_open
-from segpipe.io.images import read_image, read_mask
+from segpipe.evaluation.landmarks import BASELINE, COLUMNS, METHOD
 from segpipe.experiments.decode_comparison import method_name
 from segpipe.inference.decode import INDEX_FILE
-from segpipe.evaluation.landmarks import BASELINE, COLUMNS, METHOD
-from segpipe.networks.graph import GraphTemplate
 from segpipe.inference.predictions import PredictionSet
+from segpipe.io.atomic import atomic_open
+from segpipe.io.images import read_image, read_mask
+from segpipe.networks.graph import GraphTemplate
 from segpipe.reporting import html, plots
 from segpipe.reporting.aggregation import group_order, load_metrics, metric_columns, summary_table
 from segpipe.reporting.sections.settings import closing_sections

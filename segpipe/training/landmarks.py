@@ -34,6 +34,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from segpipe.datasets.landmarks import LandmarkDataset, read_landmark_dataset
+from segpipe.errors import InputError
+from segpipe.io.atomic import atomic_open
+from segpipe.networks.graph import load_template, pixels_to_normalised
+from segpipe.networks.hybridgnet import HybridGNet, HybridGNetConfig, hybridgnet_loss
+from segpipe.networks.landmark_model_file import save_model
+from segpipe.preprocessing.landmark_images import prepare_image
 from segpipe.training.checkpoint import (
     capture_rng_state,
     list_checkpoints,
@@ -42,14 +49,8 @@ from segpipe.training.checkpoint import (
     save_checkpoint,
     seed_everything,
 )
-from segpipe.datasets.landmarks import LandmarkDataset, read_landmark_dataset
-from segpipe.errors import ConfigError, InputError
-from segpipe.io.atomic import atomic_open
 from segpipe.training.landmark_augmentation import apply_affine, random_affine, random_intensity
-from segpipe.preprocessing.landmark_images import prepare_image
-from segpipe.networks.landmark_model_file import save_model
-from segpipe.networks.graph import load_template, pixels_to_normalised
-from segpipe.networks.hybridgnet import HybridGNet, HybridGNetConfig, hybridgnet_loss
+from segpipe.utilities.devices import resolve_device
 
 LOG_COLUMNS = ("iteration", "loss", "landmark_mse", "interim_mse", "kl", "learning_rate", "val_mse_px2", "seconds")
 MODEL_FILE = "model.pt"
@@ -101,21 +102,6 @@ def load_arrays(dataset: LandmarkDataset, split: str, size: int) -> LandmarkArra
 def model_config(decode: dict[str, Any]) -> HybridGNetConfig:
     """The architecture described by the validated ``decode`` config section."""
     return HybridGNetConfig(**decode["model"])
-
-
-def resolve_device(name: str) -> torch.device:
-    """``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
-
-    Raises
-    ------
-    ConfigError
-        If ``"cuda"`` is requested on a machine without CUDA.
-    """
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("CUDA was requested but is not available", where="decode.train.device", fix="use 'auto' or 'cpu'")
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
 
 
 def landmark_mse_px2(predicted: torch.Tensor, target: torch.Tensor, size: int) -> float:
@@ -216,7 +202,7 @@ def train_landmarks(
     template = load_template(decode["template"])
     architecture = model_config(decode)
     dataset = read_landmark_dataset(dataset_dir, template)
-    device = resolve_device(settings["device"])
+    device = resolve_device(settings["device"], key="decode.train.device")
     seed_everything(settings["seed"])
     train = load_arrays(dataset, "train", architecture.image_size)
     validation = load_arrays(dataset, "val", architecture.image_size) if dataset.cases(split="val") else None

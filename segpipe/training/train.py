@@ -42,6 +42,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from segpipe.config import distributed_problems
+from segpipe.datasets.lookup import load_manifest_case
+from segpipe.datasets.manifest import Case, Manifest
+from segpipe.errors import ConfigError, InputError
+from segpipe.evaluation.metrics import CaseInputs, get_metric
+from segpipe.experiments.grid import RunSpec, teacher_run, training_settings
+from segpipe.inference.sliding_window import predict_probability
+from segpipe.io.atomic import atomic_open
+from segpipe.networks.factory import NetworkSpec, build_network
+from segpipe.networks.model_file import ModelInfo, load_model, save_model
 from segpipe.training import distributed
 from segpipe.training.batches import BatchSource, SamplingSettings, make_training_case, sample_shape
 from segpipe.training.checkpoint import (
@@ -52,17 +62,8 @@ from segpipe.training.checkpoint import (
     save_checkpoint,
     seed_everything,
 )
-from segpipe.config import distributed_problems
-from segpipe.datasets.lookup import load_manifest_case
-from segpipe.datasets.manifest import Case, Manifest
-from segpipe.errors import ConfigError, InputError
-from segpipe.experiments.grid import RunSpec, teacher_run, training_settings
-from segpipe.io.atomic import atomic_open
-from segpipe.inference.sliding_window import predict_probability, resolve_device
 from segpipe.training.losses import CompositeLoss, Progress, TermContext, build_loss
-from segpipe.evaluation.metrics import CaseInputs, get_metric
-from segpipe.networks.model_file import ModelInfo, load_model, save_model
-from segpipe.networks.factory import NetworkSpec, build_network
+from segpipe.utilities.devices import resolve_device
 
 #: Frameworks ``segpipe train`` implements (a run identifier's fourth part): supervised training;
 #: plus TopoMortar's random hue augmentation; a fresh network trained on a teacher's predictions.

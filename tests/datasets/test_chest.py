@@ -7,6 +7,9 @@ import pytest
 import yaml
 
 from segpipe.cli import main
+from segpipe.datasets.landmarks import read_landmark_dataset, read_landmarks, write_landmarks
+from segpipe.datasets.layout import read_dataset
+from segpipe.datasets.manifest import IN_DISTRIBUTION
 from segpipe.datasets.synthetic.chest import (
     MEAN_SHAPE_POINTS,
     OCCLUDED,
@@ -15,9 +18,6 @@ from segpipe.datasets.synthetic.chest import (
     mean_shape,
     sample_anatomy,
 )
-from segpipe.datasets.landmarks import read_landmark_dataset, read_landmarks, write_landmarks
-from segpipe.datasets.layout import read_dataset
-from segpipe.datasets.manifest import IN_DISTRIBUTION
 from segpipe.errors import ConfigError, InputError
 from segpipe.io.images import read_image, read_mask
 from segpipe.networks.graph import GraphTemplate, Organ, default_template, rasterize

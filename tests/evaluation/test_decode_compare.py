@@ -12,12 +12,12 @@ from segpipe.config import validate_config
 from segpipe.datasets.synthetic.chest import ChestSynthConfig, generate_chest_dataset
 from segpipe.errors import ConfigError, InputError
 from segpipe.evaluation.evaluate import ID_COLUMNS, evaluate
-from segpipe.experiments.decode_comparison import METRICS, ComparedRun, compared_runs, comparison_config, method_name
 from segpipe.evaluation.metrics import CaseInputs, compute_metrics, get_metric
-from segpipe.networks.model_file import load_model
-from segpipe.networks.graph import default_template
+from segpipe.experiments.decode_comparison import METRICS, ComparedRun, compared_runs, comparison_config, method_name
 from segpipe.inference.predict import predict
 from segpipe.inference.predictions import PredictionSet
+from segpipe.networks.graph import default_template
+from segpipe.networks.model_file import load_model
 from segpipe.preprocessing.preprocess import preprocess_dataset
 from segpipe.training.train import train
 

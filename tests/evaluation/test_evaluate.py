@@ -16,11 +16,18 @@ from segpipe.cli import main
 from segpipe.datasets.manifest import Manifest
 from segpipe.errors import ConfigError, InputError
 from segpipe.evaluation.evaluate import ID_COLUMNS, evaluate
-from segpipe.io.images import Geometry, read_image, read_mask, write_image
-from segpipe.evaluation.metrics import (CaseInputs, MetricSettings, compute_metrics, get_metric, metric_names, metric_of_column,
-                             register_metric)
+from segpipe.evaluation.metrics import (
+    CaseInputs,
+    MetricSettings,
+    compute_metrics,
+    get_metric,
+    metric_names,
+    metric_of_column,
+    register_metric,
+)
 from segpipe.evaluation.metrics.registry import _METRICS
 from segpipe.inference.predictions import PredictedCase, PredictionSet, case_paths, write_index
+from segpipe.io.images import Geometry, read_image, read_mask, write_image
 
 RUN = "dicece.noisy.small.plain.s3"
 
@@ -32,8 +39,7 @@ def _pair(shape, seed):
 
 def _monai(prediction, reference, spacing, tolerance):
     """Dice, HD95, ASSD and NSD from MONAI's public metric functions."""
-    from monai.metrics import (compute_average_surface_distance, compute_dice, compute_hausdorff_distance,
-                               compute_surface_dice)
+    from monai.metrics import compute_average_surface_distance, compute_dice, compute_hausdorff_distance, compute_surface_dice
 
     p, r = (torch.as_tensor(a, dtype=torch.float32)[None, None] for a in (prediction, reference))
     spacing = list(spacing)

@@ -17,6 +17,7 @@ from segpipe.evaluation.metrics.diagrams import label_diagrams, probability_diag
 from segpipe.evaluation.metrics.overlap import skeleton
 from segpipe.topology import betti_matching_error, betti_numbers
 
+
 def _complex(values: np.ndarray, connectivity: str) -> gudhi.CubicalComplex:
     """gudhi's cubical complex of ``values`` with the construction of ``connectivity`` (persistence computed)."""
     if connectivity == "full":

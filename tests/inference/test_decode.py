@@ -14,23 +14,23 @@ import pytest
 import torch
 import yaml
 
-from segpipe.training.checkpoint import list_checkpoints
 from segpipe.cli import main
 from segpipe.config import validate_config
-from segpipe.datasets.synthetic.chest import ChestSynthConfig, generate_chest_dataset
 from segpipe.datasets.landmarks import TEMPLATE_FILE, read_landmarks
 from segpipe.datasets.layout import DATASET_JSON, read_dataset
+from segpipe.datasets.synthetic.chest import ChestSynthConfig, generate_chest_dataset
 from segpipe.evaluation.evaluate import evaluate
-from segpipe.experiments.grid import RunSpec
-from segpipe.io.images import Geometry, read_image, read_mask, write_image
-from segpipe.training.landmark_augmentation import apply_affine, random_affine, random_intensity
-from segpipe.inference.decode import decode_dataset
 from segpipe.evaluation.landmarks import evaluate_decoded, landmark_errors
-from segpipe.networks.landmark_model_file import load_model
-from segpipe.training.landmarks import LOG_COLUMNS, train_landmarks
-from segpipe.networks.graph import default_template
+from segpipe.experiments.grid import RunSpec
+from segpipe.inference.decode import decode_dataset
 from segpipe.inference.predictions import PredictionSet
+from segpipe.io.images import Geometry, read_image, read_mask, write_image
+from segpipe.networks.graph import default_template
+from segpipe.networks.landmark_model_file import load_model
 from segpipe.topology import betti_numbers
+from segpipe.training.checkpoint import list_checkpoints
+from segpipe.training.landmark_augmentation import apply_affine, random_affine, random_intensity
+from segpipe.training.landmarks import LOG_COLUMNS, train_landmarks
 
 SMALL_MODEL = {"image_size": 64, "encoder_channels": [8, 16, 32, 32], "graph_channels": 16, "latent_size": 32}
 

@@ -15,10 +15,10 @@ from helpers import tiny_config
 from segpipe.cli import main
 from segpipe.datasets.manifest import Manifest
 from segpipe.errors import ConfigError, InputError
-from segpipe.inference.sliding_window import predict_probability
-from segpipe.networks.factory import NetworkSpec
 from segpipe.inference.predict import predict
 from segpipe.inference.predictions import PredictionSet
+from segpipe.inference.sliding_window import predict_probability
+from segpipe.networks.factory import NetworkSpec
 from segpipe.training.train import train
 
 RUN = "dicece.accurate.large.plain.s0"

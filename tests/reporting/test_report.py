@@ -18,8 +18,8 @@ from segpipe.cli import main
 from segpipe.datasets.manifest import Manifest
 from segpipe.errors import InputError
 from segpipe.evaluation.evaluate import evaluate
-from segpipe.io.images import read_mask, write_image
 from segpipe.inference.predictions import PredictedCase, case_paths, write_index
+from segpipe.io.images import read_mask, write_image
 from segpipe.reporting import build_report, register_section
 from segpipe.reporting.aggregation import load_metrics, summary_table
 from segpipe.reporting.registry import _SECTIONS

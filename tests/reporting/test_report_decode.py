@@ -12,16 +12,16 @@ import yaml
 
 from segpipe.cli import main
 from segpipe.config import validate_config
-from segpipe.datasets.synthetic.chest import ChestSynthConfig, generate_chest_dataset
 from segpipe.datasets.landmarks import read_landmark_dataset
+from segpipe.datasets.synthetic.chest import ChestSynthConfig, generate_chest_dataset
 from segpipe.evaluation.evaluate import evaluate
-from segpipe.io.atomic import write_json
-from segpipe.io.images import read_mask, write_image
+from segpipe.evaluation.landmarks import COLUMNS
 from segpipe.experiments.decode_comparison import compared_runs, comparison_config
 from segpipe.inference.decode import INDEX_FILE
-from segpipe.evaluation.landmarks import COLUMNS
-from segpipe.networks.graph import default_template
 from segpipe.inference.predictions import PredictedCase, case_paths, write_index
+from segpipe.io.atomic import write_json
+from segpipe.io.images import read_mask, write_image
+from segpipe.networks.graph import default_template
 from segpipe.preprocessing.preprocess import preprocess_dataset
 from segpipe.reporting.aggregation import load_metrics, metric_columns
 from segpipe.reporting.decode import build_decode_report, choose_cases, mask_table

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from helpers import merge
+from workflow_helpers import REPO, job_counts, snakemake
 
 from segpipe.cli import main
 from segpipe.config import validate_config
@@ -20,8 +22,6 @@ from segpipe.reporting.sections.examples import shown_runs
 from segpipe.reporting.sections.figures import plotted_series
 from segpipe.reporting.sections.study import setting_tables, study_frame, training_costs
 from segpipe.training.train import train
-from helpers import merge
-from workflow_helpers import REPO, job_counts, snakemake
 
 
 def _frame(rng: np.random.Generator) -> pd.DataFrame:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from segpipe.errors import InputError
 from segpipe.training.checkpoint import (
     capture_rng_state,
     list_checkpoints,
@@ -14,7 +15,6 @@ from segpipe.training.checkpoint import (
     save_checkpoint,
     seed_everything,
 )
-from segpipe.errors import InputError
 
 
 def test_keeps_newest_and_loads_latest(tmp_path):

@@ -23,12 +23,12 @@ import torch
 import yaml
 from helpers import tiny_config
 
-from segpipe.training.batches import BatchSource, SamplingSettings, make_training_case
 from segpipe.datasets.lookup import load_manifest_case
 from segpipe.datasets.manifest import Manifest
 from segpipe.errors import ConfigError
 from segpipe.inference.sliding_window import predict_probability
 from segpipe.networks.model_file import load_model
+from segpipe.training.batches import BatchSource, SamplingSettings, make_training_case
 from segpipe.training.train import train
 
 RUN = "dicece.accurate.large.plain.s0"

@@ -7,15 +7,15 @@ import pytest
 import torch
 import yaml
 from skimage.color import rgb2hsv
+from workflow_helpers import SMOKE, job_counts, snakemake
 
-from segpipe.training.augmentation import RandomHued, recolour
-from segpipe.training.batches import BatchSource, SamplingSettings, make_training_case
 from segpipe.errors import ConfigError
 from segpipe.experiments.grid import expand_grid, teacher_run, training_settings
 from segpipe.inference.sliding_window import predict_probability
 from segpipe.networks.model_file import load_model
+from segpipe.training.augmentation import RandomHued, recolour
+from segpipe.training.batches import BatchSource, SamplingSettings, make_training_case
 from segpipe.training.train import _teacher_labels, train
-from workflow_helpers import SMOKE, job_counts, snakemake
 
 
 def _rgb(seed: int, shape=(3, 12, 14)) -> np.ndarray:

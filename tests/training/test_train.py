@@ -15,14 +15,14 @@ import pytest
 import torch
 import yaml
 
-from segpipe.training.batches import BatchSource, SamplingSettings, make_training_case
-from segpipe.training.checkpoint import list_checkpoints, save_checkpoint
 from segpipe.cli import main
 from segpipe.datasets.manifest import Manifest
 from segpipe.errors import ConfigError
+from segpipe.networks.model_file import load_model
+from segpipe.training.batches import BatchSource, SamplingSettings, make_training_case
+from segpipe.training.checkpoint import list_checkpoints, save_checkpoint
 from segpipe.training.losses import LossTerm, Progress, TermContext, build_loss, register_term
 from segpipe.training.losses.registry import _TERMS
-from segpipe.networks.model_file import load_model
 from segpipe.training.train import train
 
 RUN = "dicece.accurate.large.plain.s0"

@@ -24,9 +24,9 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from slurm_cluster import REPO, LocalCluster, run_snakemake, unavailable_reason
 
 import segpipe
-from slurm_cluster import REPO, LocalCluster, run_snakemake, unavailable_reason
 
 pytestmark = pytest.mark.slurm
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-
 import pandas as pd
 import yaml
+from workflow_helpers import SMOKE, job_counts, snakemake
 
 from segpipe.config import config_snapshot_path
-from workflow_helpers import SMOKE, job_counts, snakemake
 
 SMOKE_RUNS = ("dicece.accurate.large.plain.s0",)
 

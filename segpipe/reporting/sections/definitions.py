@@ -6,10 +6,10 @@ import pandas as pd
 
 from segpipe.evaluation.metrics import metric_of_column
 from segpipe.evaluation.metrics.diagrams import HERA_DELTA
-from segpipe.topology.connectivity import NEIGHBOURS, background_connectivity
 from segpipe.reporting import html
 from segpipe.reporting.context import ReportContext
 from segpipe.reporting.registry import register_section
+from segpipe.topology.connectivity import NEIGHBOURS, background_connectivity
 
 _DIRECTION = {True: "higher", False: "lower", None: "(descriptive)"}
 

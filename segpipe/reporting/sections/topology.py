@@ -15,9 +15,9 @@ from pathlib import Path
 import pandas as pd
 
 from segpipe.evaluation.evaluate import read_case_inputs
-from segpipe.io.images import read_image
 from segpipe.evaluation.metrics import CaseInputs
 from segpipe.evaluation.metrics.diagrams import label_diagrams, probability_diagrams
+from segpipe.io.images import read_image
 from segpipe.reporting import html
 from segpipe.reporting.context import ReportContext
 from segpipe.reporting.registry import register_section
