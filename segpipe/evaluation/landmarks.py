@@ -31,7 +31,7 @@ from segpipe.inference.decode import INDEX_FILE
 from segpipe.io.atomic import atomic_open, write_json
 from segpipe.io.images import read_image
 from segpipe.networks.graph import normalised_to_pixels
-from segpipe.networks.landmark_model_file import load_model
+from segpipe.networks.model_file import load_landmark_model
 
 METHOD = "hybridgnet"
 BASELINE = "mean_shape"
@@ -85,8 +85,9 @@ def evaluate_decoded(decoded_dir: str | PathLike[str], dataset_dir: str | PathLi
         index = json.loads(index_path.read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError) as exc:
         raise InputError(f"cannot read the decoding index ({exc})", where=index_path, fix="run `segpipe decode` first") from exc
-    trained = load_model(index["model"])
-    template = trained.model.template
+    network, _ = load_landmark_model(index["model"])
+    template = network.template
+    mean_shape = network.mean_shape.detach().cpu().double().numpy()
     dataset = read_landmark_dataset(dataset_dir, template)
     rows = []
     for entry in index["cases"]:
@@ -97,7 +98,7 @@ def evaluate_decoded(decoded_dir: str | PathLike[str], dataset_dir: str | PathLi
                              fix="pass the dataset that was decoded") from None
         predictions = {
             METHOD: read_landmarks(decoded_dir / entry["landmarks"], template),
-            BASELINE: normalised_to_pixels(trained.mean_shape, read_image(case.image).spatial_shape),
+            BASELINE: normalised_to_pixels(mean_shape, read_image(case.image).spatial_shape),
         }
         reference = dataset.landmarks(case.case_id)
         for method, points in predictions.items():

@@ -37,7 +37,7 @@ from segpipe.inference.predictions import INDEX, PredictedCase, case_paths, writ
 from segpipe.io.atomic import write_json
 from segpipe.io.images import write_image
 from segpipe.networks.graph import normalised_to_pixels, rasterize
-from segpipe.networks.landmark_model_file import load_model
+from segpipe.networks.model_file import load_landmark_model
 from segpipe.preprocessing.landmark_images import prepare_image
 
 INDEX_FILE = "decoded.json"
@@ -91,8 +91,8 @@ def decode_dataset(
     InputError
         If no case matches, or the model's template differs from the dataset's.
     """
-    trained = load_model(model_path, device)
-    model, template = trained.model, trained.model.template
+    model, _ = load_landmark_model(model_path, device)
+    template = model.template
     dataset = read_landmark_dataset(dataset_dir, template)
     cases = [case for case in dataset.manifest.select(split=split) if groups is None or case.group in groups]
     if not cases:

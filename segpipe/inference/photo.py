@@ -125,11 +125,11 @@ def segment_photo(
     from skimage.transform import rescale
 
     from segpipe.inference.sliding_window import predict_probability
-    from segpipe.networks.model_file import load_model
+    from segpipe.networks.model_file import load_segmentation_model
     from segpipe.preprocessing.preprocess import normalise
     from segpipe.topology import betti_numbers
 
-    network, info = load_model(model_path, device)
+    network, info = load_segmentation_model(model_path, device)
     if info.network.dimensions != 2 or info.network.in_channels != 3:
         raise InputError("the model does not segment 2D RGB images", where=model_path,
                          fix="run the photo step on a 2D RGB dataset (e.g. the mortar data)")

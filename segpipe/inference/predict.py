@@ -20,7 +20,7 @@ from segpipe.errors import ConfigError, InputError
 from segpipe.inference.predictions import INDEX, PredictedCase, case_paths, write_index
 from segpipe.inference.sliding_window import predict_probability
 from segpipe.io.images import write_image
-from segpipe.networks.model_file import ModelInfo, load_model
+from segpipe.networks.model_file import ModelInfo, load_segmentation_model
 from segpipe.preprocessing.resampling import resample_probability
 from segpipe.utilities.devices import resolve_device
 
@@ -81,7 +81,7 @@ def predict(
     settings = config["predict"]
     manifest_path, model_path, out_dir = Path(manifest_path), Path(model_path), Path(out_dir)
     device = resolve_device(settings["device"], key="predict.device")
-    network, info = load_model(model_path, device)
+    network, info = load_segmentation_model(model_path, device)
     manifest = Manifest.load(manifest_path)
     _check_compatible(info, manifest, manifest_path, model_path, config)
     cases = [case for split in settings["splits"] for case in manifest.select(split=split)]

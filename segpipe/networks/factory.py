@@ -101,6 +101,10 @@ class NetworkSpec:
         """Inverse of :meth:`to_dict`."""
         return cls(**{**data, "channels": tuple(data["channels"]), "strides": tuple(data["strides"])})
 
+    def build(self) -> torch.nn.Module:
+        """A fresh network of this architecture (:func:`build_network`)."""
+        return build_network(self)
+
 
 def build_network(spec: NetworkSpec) -> torch.nn.Module:
     """Instantiate the MONAI network described by ``spec`` (weights freshly initialised).

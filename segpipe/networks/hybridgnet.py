@@ -103,6 +103,36 @@ class HybridGNetConfig:
         return data
 
 
+@dataclass(frozen=True)
+class HybridGNetSpec:
+    """Everything needed to build a :class:`HybridGNet` again (stored in the model file).
+
+    Attributes
+    ----------
+    config
+        The architecture.
+    template
+        The landmark graph it decodes.
+    """
+
+    config: HybridGNetConfig
+    template: GraphTemplate
+    name: str = "hybridgnet"
+
+    def build(self) -> HybridGNet:
+        """A fresh network of this architecture and template."""
+        return HybridGNet(self.template, self.config)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly representation."""
+        return {"name": self.name, "config": self.config.to_dict(), "template": self.template.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, source: str = "model file") -> HybridGNetSpec:
+        """Inverse of :meth:`to_dict`."""
+        return cls(HybridGNetConfig(**data["config"]), GraphTemplate.from_dict(data["template"], source=source))
+
+
 class HybridGNetOutput(NamedTuple):
     """What :meth:`HybridGNet.forward` returns.
 

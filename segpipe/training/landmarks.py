@@ -19,7 +19,7 @@ Output directory
     validation landmark MSE in px^2 (network resolution) and cumulative training seconds. Rewritten
     atomically with each checkpoint, so it always matches the newest checkpoint.
 ``model.pt``
-    The trained model (:mod:`segpipe.networks.landmark_model_file`), written when training ends.
+    The trained model (:mod:`segpipe.networks.model_file`), written when training ends.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ from segpipe.datasets.landmarks import LandmarkDataset, read_landmark_dataset
 from segpipe.errors import InputError
 from segpipe.io.atomic import atomic_open
 from segpipe.networks.graph import load_template, pixels_to_normalised
-from segpipe.networks.hybridgnet import HybridGNet, HybridGNetConfig, hybridgnet_loss
-from segpipe.networks.landmark_model_file import save_model
+from segpipe.networks.hybridgnet import HybridGNet, HybridGNetConfig, HybridGNetSpec, hybridgnet_loss
+from segpipe.networks.model_file import ModelInfo, save_model
 from segpipe.preprocessing.landmark_images import prepare_image
 from segpipe.training.checkpoint import (
     capture_rng_state,
@@ -253,4 +253,5 @@ def train_landmarks(
         began = time.perf_counter()
     bar.close()
     model.eval()
-    return save_model(out_dir / MODEL_FILE, model, total)
+    info = ModelInfo(HybridGNetSpec(architecture, template), f"hybridgnet.s{settings['seed']}", "landmarks", total)
+    return save_model(out_dir / MODEL_FILE, model, info)

@@ -51,7 +51,7 @@ from segpipe.experiments.grid import RunSpec, teacher_run, training_settings
 from segpipe.inference.sliding_window import predict_probability
 from segpipe.io.atomic import atomic_open
 from segpipe.networks.factory import NetworkSpec, build_network
-from segpipe.networks.model_file import ModelInfo, load_model, save_model
+from segpipe.networks.model_file import ModelInfo, load_segmentation_model, save_model
 from segpipe.training import distributed
 from segpipe.training.batches import BatchSource, SamplingSettings, make_training_case, sample_shape
 from segpipe.training.checkpoint import (
@@ -157,7 +157,7 @@ def _scheduler(train: Mapping[str, Any], optimizer: torch.optim.Optimizer) -> to
 
 def _teacher_labels(teacher: Path, images: list[np.ndarray], threshold: float, device: torch.device) -> list[np.ndarray]:
     """The teacher's thresholded predictions of the training images (self-distillation's labels)."""
-    network, info = load_model(teacher, device)
+    network, info = load_segmentation_model(teacher, device)
     return [
         (predict_probability(network, image, info.network, patch_size=info.patch_size, device=device) >= threshold)
         .astype(np.uint8)
@@ -406,7 +406,7 @@ def _train_process(
 
     if context.is_main:
         _write_log(out_dir / "train_log.csv", rows, columns)
-        info = ModelInfo(spec, patch_size, config["preprocess"]["normalisation"], run_id, run.label_type, total)
+        info = ModelInfo(spec, run_id, run.label_type, total, patch_size, config["preprocess"]["normalisation"])
         save_model(out_dir / "model.pt", network, info)
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
     context.barrier()

@@ -26,7 +26,7 @@ from segpipe.inference.decode import decode_dataset
 from segpipe.inference.predictions import PredictionSet
 from segpipe.io.images import Geometry, read_image, read_mask, write_image
 from segpipe.networks.graph import default_template
-from segpipe.networks.landmark_model_file import load_model
+from segpipe.networks.model_file import load_landmark_model
 from segpipe.topology import betti_numbers
 from segpipe.training.checkpoint import list_checkpoints
 from segpipe.training.landmark_augmentation import apply_affine, random_affine, random_intensity
@@ -195,8 +195,8 @@ def test_resume_after_kill_matches_an_uninterrupted_run(dataset, tmp_path, one_t
     assert interrupted_at < 120 and not (tmp_path / "killed" / "model.pt").exists()
 
     settings = small_config(iterations=120, checkpoint_every=10)
-    resumed = load_model(train_landmarks(settings, dataset, tmp_path / "killed", progress=False)).model.state_dict()
-    straight = load_model(train_landmarks(settings, dataset, tmp_path / "straight", progress=False)).model.state_dict()
+    resumed = load_landmark_model(train_landmarks(settings, dataset, tmp_path / "killed", progress=False))[0].state_dict()
+    straight = load_landmark_model(train_landmarks(settings, dataset, tmp_path / "straight", progress=False))[0].state_dict()
     for name, value in straight.items():
         torch.testing.assert_close(resumed[name], value, msg=name)
     with open(tmp_path / "killed" / "log.csv", newline="") as handle:
@@ -210,7 +210,7 @@ def test_changed_settings_start_over(dataset, tmp_path, one_thread, capsys):
     assert [p.name for p in list_checkpoints(tmp_path / "checkpoints")] == ["checkpoint_00000001.pt", "checkpoint_00000002.pt"]
     with open(tmp_path / "log.csv", newline="") as handle:
         assert [int(r["iteration"]) for r in csv.DictReader(handle)] == [1, 2]
-    assert load_model(tmp_path / "model.pt").iterations == 2
+    assert load_landmark_model(tmp_path / "model.pt")[1].iterations == 2
 
 
 def test_cli_errors_are_clean(tmp_path, dataset, capsys):
@@ -221,7 +221,7 @@ def test_cli_errors_are_clean(tmp_path, dataset, capsys):
     (tmp_path / "garbage.pt").write_bytes(b"not a model")
     assert main(["decode", "--config", str(config), "--model", str(tmp_path / "garbage.pt"), "--dataset", str(dataset),
                  "--out", str(tmp_path / "out")]) == 2
-    assert "not a HybridGNet model" in capsys.readouterr().err
+    assert "cannot read the model file" in capsys.readouterr().err
     assert main(["evaluate-decode", "--config", str(config), "--decoded", str(tmp_path), "--dataset", str(dataset),
                  "--out", str(tmp_path / "scores")]) == 2
     assert "run `segpipe decode` first" in capsys.readouterr().err
