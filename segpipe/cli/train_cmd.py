@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     """Train the run named by ``args.run``."""
     config = config_from_args(args)
     set_torch_threads(args.threads)
-    from segpipe.training.train import train
+    from segpipe.training.segmentation import train
 
     model = train(config, args.manifest, args.run, args.out, teacher=args.teacher, show_progress=not args.no_progress)
     print(f"segpipe train: wrote {model}")

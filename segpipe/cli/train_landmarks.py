@@ -15,7 +15,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "train-landmarks",
         help="train HybridGNet (image -> landmark graph) on a landmark dataset",
         description=(
-            "Train HybridGNet with the decode.model and decode.train settings. Writes checkpoints/, log.csv and "
+            "Train HybridGNet with the decode.model and decode.train settings. Writes checkpoints/, train_log.csv and "
             "model.pt to --out; a second call with the same settings resumes from the newest checkpoint."
         ),
     )

@@ -1,14 +1,19 @@
-"""Training checkpoints: written atomically, found again after a crash.
+"""Training checkpoints: written atomically, found again after a crash, loaded without unpickling code.
 
-A checkpoint is a ``torch.save`` dictionary written to a temporary file and moved into place, so a
-run killed at any moment (even ``kill -9`` during the write) leaves the previous checkpoint intact.
-Trainers resume from :func:`load_latest_checkpoint`.
+A checkpoint is a ``torch.save`` dictionary of plain data (tensors, numbers, strings, lists and
+dictionaries; random generator states are stored as such) marked with :data:`FORMAT`, written to a
+temporary file and moved into place, so a run killed at any moment (even ``kill -9`` during the
+write) leaves the previous checkpoint intact. It is read back with ``torch.load(weights_only=True)``:
+a planted file runs no code. :func:`load_latest_checkpoint` returns the newest checkpoint that is
+ours; newer files that are not (unreadable, foreign, truncated) are reported and left alone, so a
+stray file never costs the valid checkpoints.
 """
 
 from __future__ import annotations
 
 import random
 import re
+import sys
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -16,9 +21,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from segpipe.errors import InputError
 from segpipe.io.atomic import write_atomically
 
+#: The checkpoint directory inside a run directory.
+CHECKPOINT_DIR = "checkpoints"
+#: Marker of segpipe's checkpoints.
+FORMAT = "segpipe-checkpoint"
+VERSION = 1
 _NAME = re.compile(r"^checkpoint_(\d+)\.pt$")
 
 
@@ -37,11 +46,12 @@ def save_checkpoint(directory: str | PathLike[str], iteration: int, state: dict[
     iteration
         Number of completed iterations; orders checkpoints.
     state
-        Anything ``torch.save`` accepts (model and optimizer state dicts, RNG states, ...).
+        Plain data (state dicts, :func:`capture_rng_state`, numbers, lists, strings).
     keep
         How many checkpoints to keep, newest first (at least 1).
     """
-    path = write_atomically(checkpoint_path(directory, iteration), lambda temporary: torch.save(state, temporary))
+    payload = {"format": FORMAT, "version": VERSION, **state}
+    path = write_atomically(checkpoint_path(directory, iteration), lambda temporary: torch.save(payload, temporary))
     for old in list_checkpoints(directory)[:-max(1, keep)]:
         old.unlink(missing_ok=True)
     return path
@@ -56,29 +66,48 @@ def list_checkpoints(directory: str | PathLike[str]) -> list[Path]:
     return [path for _, path in sorted(found)]
 
 
-def load_latest_checkpoint(directory: str | PathLike[str], map_location: str | torch.device = "cpu") -> dict[str, Any] | None:
-    """Load the newest checkpoint in ``directory``, or return ``None`` when there is none.
-
-    Raises
-    ------
-    InputError
-        If the newest checkpoint cannot be read (it was not written by segpipe).
-    """
-    checkpoints = list_checkpoints(directory)
-    if not checkpoints:
-        return None
-    newest = checkpoints[-1]
+def read_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any] | None:
+    """The checkpoint in ``path`` if segpipe wrote it (this version), else None. Never unpickles code."""
     try:
-        return torch.load(newest, map_location=map_location, weights_only=False)
-    except Exception as exc:
-        raise InputError(
-            f"cannot read checkpoint ({exc})", where=newest, fix="delete this file to resume from the previous checkpoint"
-        ) from exc
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception:
+        return None
+    if not isinstance(state, dict) or state.get("format") != FORMAT or state.get("version") != VERSION:
+        return None
+    return state
+
+
+def load_latest_checkpoint(directory: str | PathLike[str], map_location: str | torch.device = "cpu") -> dict[str, Any] | None:
+    """The newest checkpoint in ``directory`` that segpipe wrote, or None when there is none.
+
+    Newer files that are not segpipe checkpoints (unreadable, truncated, foreign, of another
+    version) are named on standard error and skipped; they are not deleted.
+    """
+    for path in reversed(list_checkpoints(directory)):
+        state = read_checkpoint(path, map_location)
+        if state is not None:
+            return state
+        print(f"segpipe: skipping {path}: not a checkpoint of this segpipe version (unreadable, foreign or "
+              "truncated); resuming from an older one if there is one", file=sys.stderr)
+    return None
+
+
+def delete_checkpoints(directory: str | PathLike[str]) -> None:
+    """Delete the segpipe checkpoints in ``directory`` (files that are not ours are left alone)."""
+    for path in list_checkpoints(directory):
+        if read_checkpoint(path) is not None:
+            path.unlink()
 
 
 def capture_rng_state() -> dict[str, Any]:
-    """The state of Python's, NumPy's and torch's random generators."""
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """The state of Python's, NumPy's and torch's random generators, as plain data."""
+    kind, keys, position, has_gauss, cached = np.random.get_state()
+    state = {
+        "python": random.getstate(),
+        "numpy": {"kind": kind, "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)), "position": int(position),
+                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        "torch": torch.get_rng_state(),
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -86,8 +115,11 @@ def capture_rng_state() -> dict[str, Any]:
 
 def restore_rng_state(state: dict[str, Any]) -> None:
     """Restore generators captured by :func:`capture_rng_state`."""
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    numpy = state["numpy"]
+    np.random.set_state((numpy["kind"], numpy["keys"].numpy().astype(np.uint32), numpy["position"],
+                         numpy["has_gauss"], numpy["cached_gaussian"]))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])

@@ -1,6 +1,6 @@
 """Data-parallel training on one node with ``torch.distributed``.
 
-``train.distributed.processes: N`` (N > 1) makes :func:`segpipe.training.train.train` run in N processes:
+``train.distributed.processes: N`` (N > 1) makes :func:`segpipe.training.segmentation.train` run in N processes:
 :func:`launch` starts them, each joins one process group (gloo on the CPU, NCCL on CUDA, one GPU
 per process) and trains a :class:`~torch.nn.parallel.DistributedDataParallel` copy of the network
 on its share of every batch (:meth:`Context.shard`). DDP averages the gradients, so with equal

@@ -1,31 +1,34 @@
-"""Train HybridGNet on a landmark dataset.
+"""HybridGNet's landmark training (``segpipe train-landmarks``): the landmark task of the one training loop.
 
 Loss: landmark MSE + ``interim_weight`` x interim MSE (deep supervision at the coarser graph
 levels) + ``kl_weight`` x KL, on normalised coordinates
 (:func:`segpipe.networks.hybridgnet.hybridgnet_loss`). Each iteration draws a batch without
 replacement, applies a random affine map to images and landmarks together and a random intensity
-change (:mod:`segpipe.training.landmark_augmentation`).
+change (:mod:`segpipe.training.landmark_augmentation`). :func:`train_landmarks` runs
+:func:`segpipe.training.loop.run_training` with a :class:`LandmarkTask`, so that checkpoints,
+resumption, the log and the model file are those of every segpipe training.
 
 Output directory
 ----------------
 ``checkpoints/checkpoint_<iteration>.pt``
-    Atomic checkpoints (:mod:`segpipe.training.checkpoint`) with model, optimiser, scheduler, random
-    generator states and the log so far; a run killed at any moment (``kill -9`` included) resumes
-    from the newest one and continues exactly as if it had not stopped. Checkpoints made with
-    other settings (template, model, training settings that change the weights, training cases)
-    are deleted and training starts over.
-``log.csv``
-    One row per checkpoint: iteration, mean training losses since the previous row, learning rate,
-    validation landmark MSE in px^2 (network resolution) and cumulative training seconds. Rewritten
-    atomically with each checkpoint, so it always matches the newest checkpoint.
+    Atomic checkpoints (:mod:`segpipe.training.checkpoint`) with model, optimiser, scheduler,
+    random generator states and the log so far; a run killed at any moment (``kill -9`` included)
+    resumes from the newest one and continues exactly as if it had not stopped. Checkpoints made
+    with other settings (template, model, training settings that change the weights) or other
+    training data are deleted and training starts over.
+``train_log.csv``
+    One row per iteration: iteration, loss, its terms (``loss_landmark``, ``loss_interim``,
+    ``loss_kl``), learning rate, seconds, and at every checkpoint the validation landmark MSE in
+    px^2 (network resolution, ``val_mse_px2``).
 ``model.pt``
     The trained model (:mod:`segpipe.networks.model_file`), written when training ends.
 """
 
 from __future__ import annotations
 
-import csv
-import time
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -36,25 +39,16 @@ import torch
 
 from segpipe.datasets.landmarks import LandmarkDataset, read_landmark_dataset
 from segpipe.errors import InputError
-from segpipe.io.atomic import atomic_open
 from segpipe.networks.graph import load_template, pixels_to_normalised
 from segpipe.networks.hybridgnet import HybridGNet, HybridGNetConfig, HybridGNetSpec, hybridgnet_loss
 from segpipe.networks.model_file import ModelInfo, save_model
 from segpipe.preprocessing.landmark_images import prepare_image
-from segpipe.training.checkpoint import (
-    capture_rng_state,
-    list_checkpoints,
-    load_latest_checkpoint,
-    restore_rng_state,
-    save_checkpoint,
-    seed_everything,
-)
+from segpipe.training.checkpoint import seed_everything
 from segpipe.training.landmark_augmentation import apply_affine, random_affine, random_intensity
+from segpipe.training.loop import LoopSettings, Optimisation, TrainingTask, run_training
+from segpipe.training.losses import Progress
+from segpipe.training.losses.registry import LossResult
 from segpipe.utilities.devices import resolve_device
-
-LOG_COLUMNS = ("iteration", "loss", "landmark_mse", "interim_mse", "kl", "learning_rate", "val_mse_px2", "seconds")
-MODEL_FILE = "model.pt"
-LOG_FILE = "log.csv"
 
 
 @dataclass(frozen=True)
@@ -99,7 +93,7 @@ def load_arrays(dataset: LandmarkDataset, split: str, size: int) -> LandmarkArra
     )
 
 
-def model_config(decode: dict[str, Any]) -> HybridGNetConfig:
+def model_config(decode: Mapping[str, Any]) -> HybridGNetConfig:
     """The architecture described by the validated ``decode`` config section."""
     return HybridGNetConfig(**decode["model"])
 
@@ -113,50 +107,82 @@ def landmark_mse_px2(predicted: torch.Tensor, target: torch.Tensor, size: int) -
 _NO_EFFECT = ("device", "checkpoint_every")
 
 
-def _fingerprint(decode: dict[str, Any], case_ids: list[str]) -> dict[str, Any]:
-    """The settings and training cases a checkpoint must share with the current run to be resumed."""
-    train = {key: value for key, value in decode["train"].items() if key not in _NO_EFFECT}
-    return {"template": decode["template"], "model": decode["model"], "train": train, "cases": case_ids}
+def _fingerprint(decode: Mapping[str, Any], train: LandmarkArrays) -> str:
+    """The settings and training data a checkpoint must share with the current run to be resumed."""
+    settings = {key: value for key, value in decode["train"].items() if key not in _NO_EFFECT}
+    data = hashlib.sha256(train.images.numpy().tobytes() + train.landmarks.numpy().tobytes()).hexdigest()
+    text = json.dumps({"template": decode["template"], "model": decode["model"], "train": settings,
+                       "cases": train.case_ids, "data": data}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _write_log(path: Path, rows: list[dict[str, Any]]) -> None:
-    with atomic_open(path, newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=LOG_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
+@dataclass
+class LandmarkTask(TrainingTask):
+    """HybridGNet in the one training loop: augmented random batches, its loss, validation landmark MSE.
 
-
-@torch.no_grad()
-def _validate(model: HybridGNet, data: LandmarkArrays, device: torch.device, batch_size: int) -> float:
-    model.eval()
-    predicted = [
-        model(data.images[start : start + batch_size].to(device)).positions.cpu()
-        for start in range(0, len(data.case_ids), batch_size)
-    ]
-    model.train()
-    return landmark_mse_px2(torch.cat(predicted), data.landmarks, model.config.image_size)
-
-
-def _resume(checkpoints: Path, fingerprint: dict[str, Any], parts: dict[str, Any], device: torch.device) -> dict[str, Any] | None:
-    """Load the newest checkpoint into ``parts`` (model, optimizer, scheduler) and the RNGs.
-
-    Returns the checkpoint, or ``None`` when there is none or it was made with other settings
-    (then every checkpoint is deleted, so that the new run's checkpoints are the only ones).
+    Attributes
+    ----------
+    name
+        Shown in console lines.
+    train, validation
+        Training and validation arrays (no validation: None).
+    batch_size
+        Samples per batch (at most the number of training cases).
+    augment
+        ``decode.train.augment``.
+    kl_weight, interim_weight
+        Weights of the loss terms.
+    device
+        Where the network runs.
+    model_info
+        Written with the weights.
     """
-    state = load_latest_checkpoint(checkpoints, map_location=device)
-    if state is not None and state["fingerprint"] != fingerprint:
-        print(f"train-landmarks: discarding checkpoints made with other settings in {checkpoints}", flush=True)
-        for stale in list_checkpoints(checkpoints):
-            stale.unlink()
-        return None
-    if state is not None:
-        for name, part in parts.items():
-            part.load_state_dict(state[name])
-        restore_rng_state(state["rng"])
-    return state
+
+    name: str
+    train: LandmarkArrays
+    validation: LandmarkArrays | None
+    batch_size: int
+    augment: Mapping[str, float]
+    kl_weight: float
+    interim_weight: float
+    device: torch.device
+    model_info: ModelInfo
+    term_keys: tuple[str, ...] = ("landmark", "interim", "kl")
+    validation_column: str = "val_mse_px2"
+
+    def batches(self, start: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Random augmented batches, drawn with torch's global generator (which checkpoints capture)."""
+        for _ in range(start, self.model_info.iterations):
+            images, target = _augmented_batch(self.train, self.batch_size, self.augment)
+            yield images.to(self.device), target.to(self.device)
+
+    def loss(self, network: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor], progress: Progress) -> LossResult:
+        """Landmark MSE + interim MSE + KL (:func:`segpipe.networks.hybridgnet.hybridgnet_loss`)."""
+        images, target = batch
+        terms = hybridgnet_loss(network, network(images), target, kl_weight=self.kl_weight,
+                                interim_weight=self.interim_weight)
+        values = {"landmark": terms.landmark.item(), "interim": terms.interim.item(), "kl": terms.kl.item()}
+        return LossResult(terms.total, values, {"landmark": 1.0, "interim": self.interim_weight, "kl": self.kl_weight})
+
+    @torch.no_grad()
+    def validate(self, network: torch.nn.Module) -> float | None:
+        """Landmark MSE in px^2 on the validation cases (network resolution)."""
+        if self.validation is None:
+            return None
+        predicted = [
+            network(self.validation.images[start : start + self.batch_size].to(self.device)).positions.cpu()
+            for start in range(0, len(self.validation.case_ids), self.batch_size)
+        ]
+        return landmark_mse_px2(torch.cat(predicted), self.validation.landmarks, network.config.image_size)
+
+    def save_model(self, path: Path, network: torch.nn.Module) -> Path:
+        """The model file (architecture, template, weights with the mean shape)."""
+        return save_model(path, network, self.model_info)
 
 
-def _augmented_batch(train: LandmarkArrays, batch: int, augment: dict[str, float]) -> tuple[torch.Tensor, torch.Tensor]:
+def _augmented_batch(
+    train: LandmarkArrays, batch: int, augment: Mapping[str, float]
+) -> tuple[torch.Tensor, torch.Tensor]:
     """A random batch (without replacement), moved by a random affine map, with random intensities."""
     index = torch.randperm(len(train.case_ids))[:batch]
     forward = random_affine(batch, rotation_deg=augment["rotation_deg"], scale=augment["scale"], translation=augment["translation"])
@@ -165,13 +191,13 @@ def _augmented_batch(train: LandmarkArrays, batch: int, augment: dict[str, float
 
 
 def train_landmarks(
-    config: dict[str, Any],
+    config: Mapping[str, Any],
     dataset_dir: str | PathLike[str],
     out_dir: str | PathLike[str],
     *,
     progress: bool = True,
 ) -> Path:
-    """Train (or resume training) HybridGNet and write ``model.pt``, checkpoints and ``log.csv``.
+    """Train (or resume training) HybridGNet and write ``model.pt``, checkpoints and ``train_log.csv``.
 
     Parameters
     ----------
@@ -183,7 +209,7 @@ def train_landmarks(
     out_dir
         Run directory (see the module notes).
     progress
-        Show a progress bar on standard error (else one line per checkpoint on standard output).
+        Show a progress bar on standard error when it is a terminal (one line per validation always).
 
     Returns
     -------
@@ -195,10 +221,7 @@ def train_landmarks(
     InputError
         If the dataset is unusable.
     """
-    from tqdm import tqdm
-
     decode, settings = config["decode"], config["decode"]["train"]
-    out_dir = Path(out_dir)
     template = load_template(decode["template"])
     architecture = model_config(decode)
     dataset = read_landmark_dataset(dataset_dir, template)
@@ -210,48 +233,15 @@ def train_landmarks(
     model = HybridGNet(template, architecture)
     model.set_mean_shape(train.landmarks.double().mean(dim=0))
     model.to(device)
+    total = int(settings["iterations"])
     optimizer = torch.optim.Adam(model.parameters(), lr=settings["learning_rate"], weight_decay=settings["weight_decay"])
-    total = settings["iterations"]
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total, eta_min=settings["learning_rate"] * 0.05)
-    parts = {"model": model, "optimizer": optimizer, "scheduler": scheduler}
-    fingerprint = _fingerprint(decode, train.case_ids)
-    state = _resume(out_dir / "checkpoints", fingerprint, parts, device)
-    start, rows, seconds = (state["iteration"], state["log"], state["seconds"]) if state else (0, [], 0.0)
-
-    batch = min(settings["batch_size"], len(train.case_ids))
-    sums, count = np.zeros(4), 0
-    model.train()
-    bar = tqdm(total=total, initial=start, disable=not progress, desc="train-landmarks", unit="it", dynamic_ncols=True)
-    began = time.perf_counter()
-    for iteration in range(start + 1, total + 1):
-        images, target = _augmented_batch(train, batch, settings["augment"])
-        terms = hybridgnet_loss(
-            model, model(images.to(device)), target.to(device),
-            kl_weight=settings["kl_weight"], interim_weight=settings["interim_weight"],
-        )
-        optimizer.zero_grad(set_to_none=True)
-        terms.total.backward()
-        optimizer.step()
-        scheduler.step()
-        sums += [terms.total.item(), terms.landmark.item(), terms.interim.item(), terms.kl.item()]
-        count += 1
-        bar.update(1)
-        bar.set_postfix(loss=f"{terms.total.item():.2e}")
-        if iteration % settings["checkpoint_every"] and iteration != total:
-            continue
-        seconds += time.perf_counter() - began
-        val = _validate(model, validation, device, batch) if validation is not None else float("nan")
-        means = sums / count
-        rows.append(dict(zip(LOG_COLUMNS, [iteration, *means.tolist(), scheduler.get_last_lr()[0], val, round(seconds, 3)], strict=True)))
-        sums, count = np.zeros(4), 0
-        checkpoint = {name: part.state_dict() for name, part in parts.items()}
-        checkpoint.update(iteration=iteration, rng=capture_rng_state(), log=rows, seconds=seconds, fingerprint=fingerprint)
-        save_checkpoint(out_dir / "checkpoints", iteration, checkpoint)
-        _write_log(out_dir / LOG_FILE, rows)
-        if not progress:
-            print(f"train-landmarks: iteration {iteration}/{total} loss {means[0]:.3e} val_mse_px2 {val:.2f}", flush=True)
-        began = time.perf_counter()
-    bar.close()
-    model.eval()
-    info = ModelInfo(HybridGNetSpec(architecture, template), f"hybridgnet.s{settings['seed']}", "landmarks", total)
-    return save_model(out_dir / MODEL_FILE, model, info)
+    name = f"hybridgnet.s{settings['seed']}"
+    task = LandmarkTask(
+        name=name, train=train, validation=validation, batch_size=min(settings["batch_size"], len(train.case_ids)),
+        augment=settings["augment"], kl_weight=settings["kl_weight"], interim_weight=settings["interim_weight"],
+        device=device, model_info=ModelInfo(HybridGNetSpec(architecture, template), name, "landmarks", total),
+    )
+    every = int(settings["checkpoint_every"])
+    return run_training(task, Optimisation(model, optimizer, scheduler), LoopSettings(total, every, every), Path(out_dir),
+                        _fingerprint(decode, train), device=device, show_progress=progress)

@@ -19,7 +19,7 @@ from segpipe.inference.predictions import PredictionSet
 from segpipe.networks.graph import default_template
 from segpipe.networks.model_file import load_model
 from segpipe.preprocessing.preprocess import preprocess_dataset
-from segpipe.training.train import train
+from segpipe.training.segmentation import train
 
 TINY_UNET = {"network": {"name": "unet", "channels": [8, 16, 32], "strides": [2, 2], "num_res_units": 0},
              "iterations": 4, "batch_size": 2, "patch_size": None, "checkpoint_every": 2, "validate_every": 2,

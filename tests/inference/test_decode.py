@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -30,7 +31,7 @@ from segpipe.networks.model_file import load_landmark_model
 from segpipe.topology import betti_numbers
 from segpipe.training.checkpoint import list_checkpoints
 from segpipe.training.landmark_augmentation import apply_affine, random_affine, random_intensity
-from segpipe.training.landmarks import LOG_COLUMNS, train_landmarks
+from segpipe.training.landmarks import train_landmarks
 
 SMALL_MODEL = {"image_size": 64, "encoder_channels": [8, 16, 32, 32], "graph_channels": 16, "latent_size": 32}
 
@@ -111,11 +112,12 @@ def test_intensity_augmentation_keeps_shape_and_order():
 
 def test_training_beats_the_mean_shape_baseline(trained, dataset, tmp_path):
     run, model_path = trained
-    with open(run / "log.csv", newline="") as handle:
+    with open(run / "train_log.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert tuple(rows[0]) == LOG_COLUMNS
-    assert [int(r["iteration"]) for r in rows] == [100, 200, 300]
-    assert float(rows[-1]["val_mse_px2"]) < float(rows[0]["val_mse_px2"])
+    assert tuple(rows[0]) == ("iteration", "loss", "loss_landmark", "loss_interim", "loss_kl", "lr", "seconds", "val_mse_px2")
+    validated = [r for r in rows if r["val_mse_px2"]]
+    assert len(rows) == 300 and [int(r["iteration"]) for r in validated] == [100, 200, 300]
+    assert float(validated[-1]["val_mse_px2"]) < float(validated[0]["val_mse_px2"])
     assert main(["decode", "--config", str(_config_file(tmp_path)), "--model", str(model_path), "--dataset", str(dataset),
                  "--out", str(tmp_path / "decoded"), "--threads", "1"]) == 0
     summary = json.loads(evaluate_decoded(tmp_path / "decoded", dataset, tmp_path / "scores").read_text())["groups"]
@@ -199,16 +201,17 @@ def test_resume_after_kill_matches_an_uninterrupted_run(dataset, tmp_path, one_t
     straight = load_landmark_model(train_landmarks(settings, dataset, tmp_path / "straight", progress=False))[0].state_dict()
     for name, value in straight.items():
         torch.testing.assert_close(resumed[name], value, msg=name)
-    with open(tmp_path / "killed" / "log.csv", newline="") as handle:
-        assert [int(r["iteration"]) for r in csv.DictReader(handle)] == list(range(10, 121, 10))
+    with open(tmp_path / "killed" / "train_log.csv", newline="") as handle:
+        assert [int(r["iteration"]) for r in csv.DictReader(handle)] == list(range(1, 121))
 
 
 def test_changed_settings_start_over(dataset, tmp_path, one_thread, capsys):
-    train_landmarks(small_config(iterations=3, checkpoint_every=1), dataset, tmp_path, progress=False)
-    train_landmarks(small_config(iterations=2, checkpoint_every=1, learning_rate=0.01), dataset, tmp_path, progress=False)
-    assert "discarding checkpoints made with other settings" in capsys.readouterr().out
-    assert [p.name for p in list_checkpoints(tmp_path / "checkpoints")] == ["checkpoint_00000001.pt", "checkpoint_00000002.pt"]
-    with open(tmp_path / "log.csv", newline="") as handle:
+    with mock.patch("segpipe.training.loop.shutil.rmtree"):  # keep the checkpoints of the first run
+        train_landmarks(small_config(iterations=3, checkpoint_every=1), dataset, tmp_path, progress=False)
+        assert [p.name for p in list_checkpoints(tmp_path / "checkpoints")] == ["checkpoint_00000001.pt", "checkpoint_00000002.pt"]
+        train_landmarks(small_config(iterations=2, checkpoint_every=1, learning_rate=0.01), dataset, tmp_path, progress=False)
+    assert "written with other settings or data; starting over" in capsys.readouterr().err
+    with open(tmp_path / "train_log.csv", newline="") as handle:
         assert [int(r["iteration"]) for r in csv.DictReader(handle)] == [1, 2]
     assert load_landmark_model(tmp_path / "model.pt")[1].iterations == 2
 

@@ -19,7 +19,7 @@ from segpipe.inference.predict import predict
 from segpipe.inference.predictions import PredictionSet
 from segpipe.inference.sliding_window import predict_probability
 from segpipe.networks.factory import NetworkSpec
-from segpipe.training.train import train
+from segpipe.training.segmentation import train
 
 RUN = "dicece.accurate.large.plain.s0"
 

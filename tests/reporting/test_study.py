@@ -21,7 +21,7 @@ from segpipe.reporting.context import ReportContext
 from segpipe.reporting.sections.examples import shown_runs
 from segpipe.reporting.sections.figures import plotted_series
 from segpipe.reporting.sections.study import setting_tables, study_frame, training_costs
-from segpipe.training.train import train
+from segpipe.training.segmentation import train
 
 
 def _frame(rng: np.random.Generator) -> pd.DataFrame:

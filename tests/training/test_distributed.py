@@ -29,7 +29,7 @@ from segpipe.errors import ConfigError
 from segpipe.inference.sliding_window import predict_probability
 from segpipe.networks.model_file import load_model
 from segpipe.training.batches import BatchSource, SamplingSettings, make_training_case
-from segpipe.training.train import train
+from segpipe.training.segmentation import train
 
 RUN = "dicece.accurate.large.plain.s0"
 #: 12 iterations of 4 samples, checkpoints after 5 and 10, validation after 6 and 12.
@@ -57,7 +57,7 @@ def one_process(tmp_path_factory: pytest.TempPathFactory, dataset_2d: Path) -> P
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        with mock.patch("segpipe.training.train.shutil.rmtree"):  # keep the checkpoints that training removes at the end
+        with mock.patch("segpipe.training.loop.shutil.rmtree"):  # keep the checkpoints that training removes at the end
             train(tiny_config(SETTINGS), dataset_2d, RUN, out, show_progress=False)
     finally:
         torch.set_num_threads(threads)

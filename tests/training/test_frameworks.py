@@ -15,7 +15,7 @@ from segpipe.inference.sliding_window import predict_probability
 from segpipe.networks.model_file import load_model
 from segpipe.training.augmentation import RandomHued, recolour
 from segpipe.training.batches import BatchSource, SamplingSettings, make_training_case
-from segpipe.training.train import _teacher_labels, train
+from segpipe.training.segmentation import _teacher_labels, train
 
 
 def _rgb(seed: int, shape=(3, 12, 14)) -> np.ndarray:

@@ -18,7 +18,7 @@ from helpers import tiny_config
 
 from segpipe.datasets.synthetic.mortar import MortarSpec, generate_mortar_dataset
 from segpipe.preprocessing.preprocess import preprocess_dataset
-from segpipe.training.train import train
+from segpipe.training.segmentation import train
 
 ITERATIONS = 40
 #: Loss definitions trained here, and the log column that must fall.

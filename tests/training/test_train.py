@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Mapping
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -16,6 +18,7 @@ import torch
 import yaml
 
 from segpipe.cli import main
+from segpipe.datasets.cases import load_case, save_case
 from segpipe.datasets.manifest import Manifest
 from segpipe.errors import ConfigError
 from segpipe.networks.model_file import load_model
@@ -23,7 +26,7 @@ from segpipe.training.batches import BatchSource, SamplingSettings, make_trainin
 from segpipe.training.checkpoint import list_checkpoints, save_checkpoint
 from segpipe.training.losses import LossTerm, Progress, TermContext, build_loss, register_term
 from segpipe.training.losses.registry import _TERMS
-from segpipe.training.train import train
+from segpipe.training.segmentation import train
 
 RUN = "dicece.accurate.large.plain.s0"
 
@@ -208,8 +211,25 @@ def test_checkpoint_from_other_settings_is_discarded(tmp_path, dataset_2d, make_
     checkpoints = tmp_path / "checkpoints"
     save_checkpoint(checkpoints, 10, {"iteration": 10, "fingerprint": "other settings"})
     train(config, dataset_2d, RUN, tmp_path, show_progress=False)
-    assert "written with other settings; starting over" in capsys.readouterr().err
+    assert "written with other settings or data; starting over" in capsys.readouterr().err
     assert len(pd.read_csv(tmp_path / "train_log.csv")) == 20
+
+
+def test_changed_training_data_is_not_resumed(tmp_path, dataset_2d, make_config, one_thread, capsys):
+    """Checkpoints carry checksums of the preprocessed training cases: new labels mean a new run."""
+    data = tmp_path / "data"
+    shutil.copytree(dataset_2d.parent, data)
+    config = make_config({"train": {"iterations": 20, "checkpoint_every": 10}})
+    with mock.patch("segpipe.training.loop.shutil.rmtree"):  # keep the checkpoint of iteration 10
+        train(config, data / "manifest.json", RUN, tmp_path / "run", show_progress=False)
+        train(config, data / "manifest.json", RUN, tmp_path / "run", show_progress=False)
+    assert "resuming " + RUN + " from iteration 10" in capsys.readouterr().err  # same data: resumed
+    case = next(c for c in Manifest.load(data / "manifest.json").training_cases("large"))
+    stored = load_case(data / case.data)
+    stored.labels["accurate"] = 1 - stored.labels["accurate"]  # labels replaced, preprocessed again
+    save_case(data / case.data, stored)
+    train(config, data / "manifest.json", RUN, tmp_path / "run", show_progress=False)
+    assert "written with other settings or data; starting over" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

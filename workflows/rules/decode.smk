@@ -90,7 +90,7 @@ rule train_landmarks:
         dataset=CHEST_INPUT,
     output:
         model=DECODE_MODEL_DIR / "model.pt",
-        log=DECODE_MODEL_DIR / "log.csv",
+        log=DECODE_MODEL_DIR / "train_log.csv",
     params:
         out=DECODE_MODEL_DIR,
         dataset=CHEST_DATA,

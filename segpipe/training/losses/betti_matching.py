@@ -39,10 +39,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from segpipe.training.losses.options import OptionError, choice, flag, integer, number
-from segpipe.training.losses.registry import LossTerm, Progress, TermContext, register_term
 from segpipe.networks.factory import foreground_probability
 from segpipe.topology import CONNECTIVITIES, BettiMatching, betti_matching_batch
+from segpipe.training.losses.options import OptionError, choice, flag, integer, number
+from segpipe.training.losses.registry import LossTerm, Progress, TermContext, register_term
 
 #: Values of the ``filtration`` option.
 FILTRATIONS = ("superlevel", "sublevel", "both")

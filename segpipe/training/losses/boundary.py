@@ -22,9 +22,9 @@ import torch
 
 from segpipe.datasets.cases import PreprocessedCase
 from segpipe.errors import InputError
-from segpipe.training.losses.registry import LossTerm, Progress, register_term
 from segpipe.networks.factory import foreground_probability
 from segpipe.preprocessing.preprocess import distance_map_key
+from segpipe.training.losses.registry import LossTerm, Progress, register_term
 
 #: Batch key of the signed distance map patch, ``(B, 1, *patch)``.
 SDM_KEY = "boundary_sdm"

@@ -20,9 +20,9 @@ from typing import Any
 import torch
 from monai.losses import SoftclDiceLoss
 
+from segpipe.networks.factory import foreground_probability
 from segpipe.training.losses.options import OptionError, integer, number
 from segpipe.training.losses.registry import LossTerm, Progress, TermContext, register_term
-from segpipe.networks.factory import foreground_probability
 
 
 def auto_iterations(context: TermContext) -> int:

@@ -30,9 +30,9 @@ import torch
 from monai.losses import DiceLoss, TverskyLoss
 
 from segpipe.datasets.cases import PreprocessedCase
+from segpipe.networks.factory import foreground_probability
 from segpipe.training.losses.options import OptionError, choice, number
 from segpipe.training.losses.registry import LossTerm, Progress, TermContext, register_term
-from segpipe.networks.factory import foreground_probability
 
 #: Values of the ``similarity`` option.
 SIMILARITIES = ("focal_tversky", "dice")

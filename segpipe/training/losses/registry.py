@@ -39,9 +39,9 @@ import torch
 
 from segpipe.datasets.cases import PreprocessedCase
 from segpipe.errors import ConfigError
+from segpipe.topology.connectivity import DEFAULT_CONNECTIVITY
 from segpipe.training.losses.options import OptionError
 from segpipe.training.losses.schedules import Progress, weight_schedule
-from segpipe.topology.connectivity import DEFAULT_CONNECTIVITY
 
 #: Batch keys every batch has: ``image`` (B, C, *spatial) and ``label`` (B, 1, *spatial) in {0, 1}.
 BASE_KEYS = ("image", "label")

@@ -21,9 +21,9 @@ import torch
 from scipy import ndimage
 from skimage.morphology import skeletonize
 
+from segpipe.networks.factory import foreground_probability
 from segpipe.training.losses.options import flag, integer, number
 from segpipe.training.losses.registry import LossTerm, Progress, TermContext, register_term
-from segpipe.networks.factory import foreground_probability
 
 #: Batch key of the tubed skeleton, ``(B, 1, *patch)``.
 TUBE_KEY = "skeleton_tube"

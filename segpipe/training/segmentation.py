@@ -1,17 +1,19 @@
-"""Train one run: a MONAI network on the run's label type and training set with the run's loss.
+"""Segmentation training (``segpipe train``): the segmentation task of the one training loop.
 
 ``train()`` reads everything it needs from the configuration, the manifest written by
-``segpipe preprocess`` and the run identifier (``{loss}.{label_type}.{training_set}.{framework}.s{seed}``).
+``segpipe preprocess`` and the run identifier (``{loss}.{label_type}.{training_set}.{framework}.s{seed}``)
+and runs :func:`segpipe.training.loop.run_training` with a :class:`SegmentationTask`: batches of
+random patches (:mod:`segpipe.training.batches`), the run's composite loss, the validation Dice.
 
 Outputs in the run directory
 ----------------------------
 ``checkpoints/checkpoint_NNNNNNNN.pt``
     Every ``train.checkpoint_every`` iterations (atomic): model, optimizer, scheduler, iteration,
-    RNG states, the data-order state and the log so far. Re-running the same command resumes from
-    the newest one; since batch ``t`` depends only on the seed and ``t``
-    (:mod:`segpipe.training.batches`), the resumed run ends with the same weights as an uninterrupted one.
-    A checkpoint written with different settings is discarded. The directory is removed when
-    training completes.
+    RNG states and the log so far. Re-running the same command resumes from the newest one; since
+    batch ``t`` depends only on the seed and ``t`` (:mod:`segpipe.training.batches`), the resumed
+    run ends with the same weights as an uninterrupted one. A checkpoint written with different
+    settings or different training data (checksums of the preprocessed training cases) is
+    discarded. The directory is removed when training completes.
 ``train_log.csv``
     One row per iteration: ``iteration, loss, loss_<term>..., lr, seconds, val_dice`` (``val_dice``
     every ``train.validate_every`` iterations and at the end, else empty).
@@ -26,15 +28,11 @@ checkpoints hold the plain (unwrapped) network, so a run can resume with another
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import hashlib
 import json
 import math
-import shutil
-import sys
-import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -43,26 +41,20 @@ import numpy as np
 import torch
 
 from segpipe.config import distributed_problems
-from segpipe.datasets.lookup import load_manifest_case
+from segpipe.datasets.lookup import load_manifest_case, preprocessed_path
 from segpipe.datasets.manifest import Case, Manifest
 from segpipe.errors import ConfigError, InputError
 from segpipe.evaluation.metrics import CaseInputs, get_metric
 from segpipe.experiments.grid import RunSpec, teacher_run, training_settings
 from segpipe.inference.sliding_window import predict_probability
-from segpipe.io.atomic import atomic_open
 from segpipe.networks.factory import NetworkSpec, build_network
 from segpipe.networks.model_file import ModelInfo, load_segmentation_model, save_model
 from segpipe.training import distributed
 from segpipe.training.batches import BatchSource, SamplingSettings, make_training_case, sample_shape
-from segpipe.training.checkpoint import (
-    capture_rng_state,
-    list_checkpoints,
-    load_latest_checkpoint,
-    restore_rng_state,
-    save_checkpoint,
-    seed_everything,
-)
+from segpipe.training.checkpoint import seed_everything
+from segpipe.training.loop import LoopSettings, Optimisation, TrainingTask, run_training
 from segpipe.training.losses import CompositeLoss, Progress, TermContext, build_loss
+from segpipe.training.losses.registry import LossResult
 from segpipe.utilities.devices import resolve_device
 
 #: Frameworks ``segpipe train`` implements (a run identifier's fourth part): supervised training;
@@ -70,9 +62,19 @@ from segpipe.utilities.devices import resolve_device
 FRAMEWORKS = ("plain", "random_hue", "self_distillation")
 
 
-def _fingerprint(settings: Mapping[str, Any], case_ids: list[str]) -> str:
-    text = json.dumps({"settings": settings, "cases": case_ids}, sort_keys=True, default=str)
+def _fingerprint(settings: Mapping[str, Any], cases: list[Case], manifest_path: Path) -> str:
+    """What the trained weights depend on: the settings and the content of every training case."""
+    data = {case.case_id: _sha256(preprocessed_path(manifest_path, case)) for case in cases}
+    text = json.dumps({"settings": settings, "cases": data}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _check_run(run: RunSpec, manifest: Manifest, manifest_path: Path, teacher: Path | None) -> list[Case]:
@@ -184,33 +186,6 @@ def _batch_source(
     return BatchSource(held, sampling, shape, run.seed, loss.sample_extras, slots=slots)
 
 
-def _resume(
-    checkpoint_dir: Path, fingerprint: str, stateful: tuple[Any, Any, Any], device: torch.device,
-    context: distributed.Context,
-) -> tuple[int, list[dict[str, Any]]]:
-    """Restore network, optimizer and scheduler from the newest checkpoint written with these settings.
-
-    Returns the number of completed iterations and the log rows so far (0 and none without a
-    usable checkpoint; checkpoints written with other settings are deleted, by rank 0 once every
-    process has read them).
-    """
-    state = load_latest_checkpoint(checkpoint_dir, map_location=device)
-    context.barrier()
-    if state is not None and state.get("fingerprint") != fingerprint:
-        if context.is_main:
-            print(f"segpipe train: checkpoints in {checkpoint_dir} were written with other settings; starting over",
-                  file=sys.stderr)
-            for stale in list_checkpoints(checkpoint_dir):
-                stale.unlink()
-        return 0, []
-    if state is None:
-        return 0, []
-    for target, key in zip(stateful, ("model", "optimizer", "scheduler")):
-        target.load_state_dict(state[key])
-    restore_rng_state(state["rng"])
-    return int(state["iteration"]), list(state["log"])
-
-
 def _validation_cases(
     manifest: Manifest, manifest_path: Path, label_type: str, context: distributed.Context
 ) -> list[tuple[np.ndarray, np.ndarray, tuple[float, ...]]]:
@@ -228,22 +203,13 @@ def _validation_dice(
 ) -> float:
     """Mean Dice of the network's thresholded predictions on the validation cases of all processes."""
     dice = get_metric("dice")
-    network.eval()
     scores = [
         dice(CaseInputs(predict_probability(network, image, spec, patch_size=patch_size, device=device) >= threshold,
                         label.astype(bool), spacing))["dice"]
         for image, label, spacing in cases
     ]
-    network.train()
     total, count = context.sum([math.fsum(scores), len(scores)])
     return total / count
-
-
-def _write_log(path: Path, rows: list[dict[str, Any]], columns: list[str]) -> None:
-    with atomic_open(path, newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def _configure_determinism(deterministic: bool) -> None:
@@ -313,18 +279,86 @@ def train(
     return out_dir / "model.pt"
 
 
+@dataclasses.dataclass
+class SegmentationTask(TrainingTask):
+    """Segmentation in the one training loop: patches of the run's labels, its loss, validation Dice.
+
+    Attributes
+    ----------
+    name
+        The run identifier.
+    loss_function
+        The run's composite loss.
+    source
+        The batches (batch ``t`` depends only on the seed and ``t``).
+    num_workers
+        Data-loader worker processes.
+    validation
+        This process's validation cases (image, label, spacing).
+    validates
+        Whether the data set has validation cases at all.
+    spec, patch_size, device, threshold, context
+        What the validation prediction needs.
+    model_info
+        Written with the weights.
+    """
+
+    name: str
+    loss_function: CompositeLoss
+    source: BatchSource
+    num_workers: int
+    validation: list[tuple[np.ndarray, np.ndarray, tuple[float, ...]]]
+    validates: bool
+    spec: NetworkSpec
+    patch_size: tuple[int, ...] | None
+    device: torch.device
+    threshold: float
+    context: distributed.Context
+    model_info: ModelInfo
+    validation_column: str = "val_dice"
+
+    @property
+    def term_keys(self) -> list[str]:  # type: ignore[override]
+        """Log keys of the loss terms."""
+        return self.loss_function.keys
+
+    def batches(self, start: int) -> Iterator[dict[str, torch.Tensor]]:
+        """Batches of iterations ``start + 1 ...`` on the device; the first is checked against the loss."""
+        total = self.model_info.iterations
+        loader = torch.utils.data.DataLoader(
+            self.source, batch_size=None, sampler=range(start + 1, total + 1), num_workers=self.num_workers,
+        )
+        for index, batch in enumerate(loader):
+            batch = {key: value.to(self.device, non_blocking=True) for key, value in batch.items()}
+            if index == 0:
+                _check_batch(self.loss_function, batch)
+            yield batch
+
+    def loss(self, network: torch.nn.Module, batch: Mapping[str, torch.Tensor], progress: Progress) -> LossResult:
+        """The run's loss of the network's logits for the batch."""
+        return self.loss_function(network(batch["image"]), batch, progress)
+
+    def validate(self, network: torch.nn.Module) -> float | None:
+        """Mean Dice of the thresholded predictions of the validation cases of all processes."""
+        if not self.validates:
+            return None
+        return _validation_dice(network, self.spec, self.validation, self.patch_size, self.device, self.threshold,
+                                self.context)
+
+    def save_model(self, path: Path, network: torch.nn.Module) -> Path:
+        """The model file with what prediction needs."""
+        return save_model(path, network, self.model_info)
+
+
 def _train_process(
     context: distributed.Context, config: Mapping[str, Any], manifest_path: Path, run_id: str, out_dir: Path,
     teacher: Path | None, show_progress: bool,
 ) -> None:
     """The training of :func:`train` in one process (rank ``context.rank`` of ``context.world_size``)."""
-    from tqdm import tqdm
-
     run = RunSpec.parse(run_id)
     manifest = Manifest.load(manifest_path)
     train_cases = _check_run(run, manifest, manifest_path, teacher)
     settings = config["train"]
-    total = int(settings["iterations"])
     device = context.device(resolve_device(settings["device"], key="train.device"))
     _configure_determinism(bool(settings["deterministic"]))
 
@@ -344,72 +378,26 @@ def _train_process(
     threshold = float(config["predict"]["threshold"])
     source = _batch_source(train_cases, manifest_path, run, loss, sampling, context.shard(sampling.batch_size),
                            teacher, threshold, device)
-    validation = _validation_cases(manifest, manifest_path, run.label_type, context)
-    validates = bool(manifest.select(split="val"))
+    loop = LoopSettings(int(settings["iterations"]), int(settings["checkpoint_every"]), settings["validate_every"])
+    task = SegmentationTask(
+        name=run_id, loss_function=loss, source=source, num_workers=int(settings["num_workers"]),
+        validation=_validation_cases(manifest, manifest_path, run.label_type, context),
+        validates=bool(manifest.select(split="val")), spec=spec, patch_size=patch_size, device=device,
+        threshold=threshold, context=context,
+        model_info=ModelInfo(spec, run_id, run.label_type, loop.iterations, patch_size, config["preprocess"]["normalisation"]),
+    )
 
     seed_everything(run.seed)
     network = build_network(spec).to(device)
     optimizer = _optimizer(settings, network.parameters())
-    scheduler = _scheduler(settings, optimizer)
-    columns = ["iteration", "loss", *(f"loss_{key}" for key in loss.keys), "lr", "seconds", "val_dice"]
     settings_used = training_settings(config, run_id)
     if teacher is not None:  # a retrained teacher changes the labels: its checkpoints are not resumed
-        settings_used["teacher_sha256"] = hashlib.sha256(teacher.read_bytes()).hexdigest()
-    fingerprint = _fingerprint(settings_used, [case.case_id for case in train_cases])
-    checkpoint_dir = out_dir / "checkpoints"
-    start, rows = _resume(checkpoint_dir, fingerprint, (network, optimizer, scheduler), device, context)
-    parallel = context.wrap(network, device)  # after the resume: DDP starts from rank 0's weights
-    if start and context.is_main:
-        print(f"segpipe train: resuming {run_id} from iteration {start} of {total}", file=sys.stderr)
-
-    loader = torch.utils.data.DataLoader(
-        source, batch_size=None, sampler=range(start + 1, total + 1), num_workers=int(settings["num_workers"]),
+        settings_used["teacher_sha256"] = _sha256(teacher)
+    run_training(
+        task, Optimisation(network, optimizer, _scheduler(settings, optimizer)), loop, out_dir,
+        _fingerprint(settings_used, train_cases, manifest_path), device=device, context=context,
+        show_progress=show_progress,
     )
-    network.train()
-    validate_every = settings["validate_every"]
-    bar = tqdm(total=total, initial=start, desc=run_id, file=sys.stderr, disable=not (show_progress and context.is_main),
-               mininterval=1.0)
-    clock = time.perf_counter()
-    for iteration, batch in enumerate(loader, start=start + 1):
-        batch = {key: value.to(device, non_blocking=True) for key, value in batch.items()}
-        if iteration == start + 1:
-            _check_batch(loss, batch)
-        lr = optimizer.param_groups[0]["lr"]
-        optimizer.zero_grad(set_to_none=True)
-        result = loss(parallel(batch["image"]), batch, Progress(iteration, total))
-        # The whole batch's loss (the mean of the processes' shares); every process sees the same value.
-        batch_loss, *term_values = context.mean([result.total.detach(), *result.terms.values()])
-        if not math.isfinite(batch_loss):
-            raise FloatingPointError(f"the loss of {run_id} became {batch_loss} at iteration {iteration}")
-        result.total.backward()
-        optimizer.step()
-        scheduler.step()
-        row: dict[str, Any] = {"iteration": iteration, "loss": batch_loss, "lr": lr}
-        row.update({f"loss_{key}": value for key, value in zip(result.terms, term_values)})
-        if validates and (iteration == total or (validate_every and iteration % validate_every == 0)):
-            row["val_dice"] = _validation_dice(network, spec, validation, patch_size, device, threshold, context)
-        row["seconds"] = time.perf_counter() - clock
-        clock = time.perf_counter()
-        rows.append(row)
-        bar.update()
-        bar.set_postfix(loss=f"{row['loss']:.4f}", **({"val_dice": f"{row['val_dice']:.3f}"} if "val_dice" in row else {}))
-        if iteration % int(settings["checkpoint_every"]) == 0 and iteration < total:
-            if context.is_main:
-                save_checkpoint(checkpoint_dir, iteration, {
-                    "iteration": iteration, "fingerprint": fingerprint, "model": network.state_dict(),
-                    "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "rng": capture_rng_state(), "sampler": {"seed": run.seed, "next_iteration": iteration + 1},
-                    "log": rows,
-                })
-            context.barrier()
-    bar.close()
-
-    if context.is_main:
-        _write_log(out_dir / "train_log.csv", rows, columns)
-        info = ModelInfo(spec, run_id, run.label_type, total, patch_size, config["preprocess"]["normalisation"])
-        save_model(out_dir / "model.pt", network, info)
-        shutil.rmtree(checkpoint_dir, ignore_errors=True)
-    context.barrier()
 
 
 def _check_batch(loss: CompositeLoss, batch: Mapping[str, torch.Tensor]) -> None:
