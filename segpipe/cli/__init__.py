@@ -30,7 +30,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "segpipe.cli.train_landmarks",
     "segpipe.cli.decode",
     "segpipe.cli.evaluate_decode",
-    "segpipe.cli.report_decode",
 )
 
 

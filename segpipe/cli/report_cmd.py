@@ -21,7 +21,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "inlined): means with bootstrap confidence intervals, paired permutation tests against the baseline loss "
             "(evaluate.statistics), metric plots, metric definitions and empty-mask rules, configuration and software "
             "versions. With --manifest and --predictions it adds example overlays and the persistence barcodes, "
-            "diagrams and topological errors of the worst cases; with --train-logs, training curves."
+            "diagrams and topological errors of the worst cases; with --train-logs, training curves. "
+            "--profile decode writes the decode comparison instead (HybridGNet vs the segmentation network per organ: "
+            "mask metrics, landmark errors with --input landmarks=CSV, overlays with --input decoded=DIR)."
         ),
     )
     add_config_option(parser)
@@ -36,7 +38,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--input", action="append", default=[], metavar="NAME=PATH", dest="inputs",
                         help="a further named input for sections added by other stages (repeatable): "
                              "train_benchmarks=TSV (Snakemake benchmark of a train job: training cost per loss), "
-                             "photo=DIR (output of `segpipe photo`)")
+                             "photo=DIR (output of `segpipe photo`), landmarks=CSV (of `segpipe evaluate-decode`), "
+                             "decoded=DIR (output of `segpipe decode`)")
+    parser.add_argument("--profile", choices=["segmentation", "decode"], default="segmentation",
+                        help="which report: the segmentation report (default) or the decode comparison")
     parser.add_argument("--metrics-out", type=Path, metavar="CSV", help="also write all per-case metrics to this CSV")
     parser.add_argument("--summary-out", type=Path, metavar="CSV",
                         help="also write the means and confidence intervals per configuration, group and metric")
@@ -71,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     out = build_report(
         config, args.metrics, args.out, manifest_path=args.manifest, prediction_dirs=args.predictions,
         train_logs=args.train_logs, inputs=inputs, combined_csv=args.metrics_out, summary_csv=args.summary_out,
-        tests_csv=args.tests_out,
+        tests_csv=args.tests_out, profile=args.profile,
     )
     print(f"segpipe report: wrote {out}")
     return 0

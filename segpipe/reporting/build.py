@@ -1,4 +1,4 @@
-"""Assemble the report from the registered sections (:mod:`segpipe.reporting.registry`)."""
+"""Assemble a report from the registered sections of its profile (:mod:`segpipe.reporting.registry`)."""
 
 from __future__ import annotations
 
@@ -14,17 +14,17 @@ from segpipe.reporting import html
 from segpipe.reporting import sections as _builtin_sections  # noqa: F401  (register the built-in sections)
 from segpipe.reporting.aggregation import load_metrics
 from segpipe.reporting.context import ReportContext
-from segpipe.reporting.registry import registered_sections
+from segpipe.reporting.registry import PROFILES, registered_sections
 
 
-def render(context: ReportContext, title: str = "segpipe report") -> str:
-    """The HTML page of every registered section that has something to show for ``context``."""
+def render(context: ReportContext, profile: str = "segmentation") -> str:
+    """The HTML page of every section of ``profile`` that has something to show for ``context``."""
     parts = []
-    for section in registered_sections():
+    for section in registered_sections(profile):
         body = section.function(context)
         if body is not None:
             parts.append(html.Section(section.title, body))
-    return html.document(title, parts)
+    return html.document(PROFILES[profile], parts)
 
 
 def _write_csv(frame: pd.DataFrame, path: str | PathLike[str]) -> None:
@@ -44,6 +44,7 @@ def build_report(
     combined_csv: str | PathLike[str] | None = None,
     summary_csv: str | PathLike[str] | None = None,
     tests_csv: str | PathLike[str] | None = None,
+    profile: str = "segmentation",
 ) -> Path:
     """Write the HTML report (one self-contained file) and optionally the tables behind it as CSV.
 
@@ -70,6 +71,8 @@ def build_report(
         If given, the means and confidence intervals per configuration, group and metric.
     tests_csv
         If given, the paired tests against the baseline.
+    profile
+        Which report (:data:`segpipe.reporting.registry.PROFILES`): ``segmentation`` or ``decode``.
 
     Returns
     -------
@@ -84,7 +87,7 @@ def build_report(
         train_logs=[Path(p) for p in train_logs],
         inputs={name: [Path(p) for p in paths] for name, paths in (inputs or {}).items()},
     )
-    page = render(context)
+    page = render(context, profile)
     with atomic_open(out) as handle:
         handle.write(page)
     for frame, path in ((context.frame, combined_csv), (context.summary, summary_csv), (context.tests, tests_csv)):

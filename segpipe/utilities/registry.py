@@ -78,6 +78,10 @@ class Registry(Generic[Entry]):
                 f"unknown {self.kind} {name!r}{where}", fix=f"use one of: {', '.join(self.names())}"
             ) from None
 
+    def unregister(self, name: str) -> None:
+        """Remove the entry ``name`` if there is one (for entries registered only for a while, as in tests)."""
+        self._entries.pop(name, None)
+
     def names(self) -> list[str]:
         """Registered names, sorted."""
         return sorted(self._entries)

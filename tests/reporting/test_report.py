@@ -22,7 +22,7 @@ from segpipe.inference.predictions import PredictedCase, case_paths, write_index
 from segpipe.io.images import read_mask, write_image
 from segpipe.reporting import build_report, register_section
 from segpipe.reporting.aggregation import load_metrics, summary_table
-from segpipe.reporting.registry import _SECTIONS
+from segpipe.reporting.registry import SECTIONS as REGISTERED
 from segpipe.reporting.sections.examples import choose_examples
 from segpipe.reporting.sections.topology import choose_topology_cases, ranking_columns
 
@@ -183,7 +183,7 @@ def test_a_registered_section_is_rendered_in_order_with_its_inputs(tmp_path, run
         with pytest.raises(ValueError, match="registered twice"):
             register_section("Added by another stage", order=1)(added)
     finally:
-        _SECTIONS.pop("Added by another stage", None)
+        REGISTERED.unregister("added_by_another_stage")
 
 
 def test_report_cli_without_predictions_leaves_their_sections_out(tmp_path, run_outputs, config_file):

@@ -23,8 +23,9 @@ from segpipe.io.atomic import write_json
 from segpipe.io.images import read_mask, write_image
 from segpipe.networks.graph import default_template
 from segpipe.preprocessing.preprocess import preprocess_dataset
+from segpipe.reporting import build_report
 from segpipe.reporting.aggregation import load_metrics, metric_columns
-from segpipe.reporting.decode import build_decode_report, choose_cases, mask_table
+from segpipe.reporting.sections.decode import choose_cases, mask_table
 
 
 class _Tables(HTMLParser):
@@ -98,9 +99,9 @@ def inputs(tmp_path_factory):
 
 
 def test_report_shows_both_methods_per_organ_and_group(inputs, tmp_path):
-    out = build_decode_report(inputs["config"], inputs["metrics"], inputs["root"] / "landmarks.csv", tmp_path / "r.html",
-                              manifest_path=inputs["manifest"], prediction_dirs=inputs["predictions"],
-                              decoded_dir=inputs["root"] / "decoded")
+    out = build_report(inputs["config"], inputs["metrics"], tmp_path / "r.html", manifest_path=inputs["manifest"],
+                       prediction_dirs=inputs["predictions"], profile="decode",
+                       inputs={"landmarks": [inputs["root"] / "landmarks.csv"], "decoded": [inputs["root"] / "decoded"]})
     page = out.read_text()
     masks, landmarks = _Tables.read(page)[:2]
     assert set(masks["method"]) == {"HybridGNet", "UNet"} and set(masks["group"]) == {"indistr", "occluded"}
@@ -113,7 +114,8 @@ def test_report_shows_both_methods_per_organ_and_group(inputs, tmp_path):
     assert landmarks[["group", "method", "n"]].values.tolist() == [["indistr", "HybridGNet", "2"], ["indistr", "mean shape", "2"],
                                                                    ["occluded", "HybridGNet", "2"], ["occluded", "mean shape", "2"]]
     assert (landmarks["MSE (px^2)"] == ["1.00 ± 0.00", "16.00 ± 0.00"] * 2).all()
-    assert "<h2>Examples</h2>" in page and "<h2>Configuration</h2>" in page
+    assert re.findall(r"<h2>(.*?)</h2>", page) == ["Masks", "Landmarks", "Metrics per group", "Examples", "Configuration",
+                                                   "Software"]
     plotted = metric_columns(load_metrics(inputs["metrics"]))
     assert len(re.findall(r'src="data:image/png;base64,', page)) == len(plotted) + 2  # a plot per metric, a case per group
     assert "http" not in page
@@ -144,12 +146,13 @@ def test_mask_table_orders_groups_organs_and_methods():
 def test_cli_and_bad_landmark_scores(inputs, tmp_path, capsys):
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump({"report": {"examples": 0}}))
-    common = ["report-decode", "--config", str(config), "--metrics", *map(str, inputs["metrics"]), "--out", str(tmp_path / "r.html")]
-    assert main([*common, "--landmarks", str(inputs["root"] / "landmarks.csv")]) == 0
+    common = ["report", "--profile", "decode", "--config", str(config), "--metrics", *map(str, inputs["metrics"]),
+              "--out", str(tmp_path / "r.html")]
+    assert main([*common, "--input", f"landmarks={inputs['root'] / 'landmarks.csv'}"]) == 0
     assert "<h2>Examples</h2>" not in (tmp_path / "r.html").read_text()
     (tmp_path / "bad.csv").write_text("case_id,score\na,1\n")
-    assert main([*common, "--landmarks", str(tmp_path / "bad.csv")]) == 2
+    assert main([*common, "--input", f"landmarks={tmp_path / 'bad.csv'}"]) == 2
     err = capsys.readouterr().err
     assert "expected columns case_id, group, method" in err and "Traceback" not in err
-    assert main([*common, "--landmarks", str(tmp_path / "missing.csv")]) == 2
+    assert main([*common, "--input", f"landmarks={tmp_path / 'missing.csv'}"]) == 2
     assert "run `segpipe evaluate-decode`" in capsys.readouterr().err

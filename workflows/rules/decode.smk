@@ -282,9 +282,9 @@ rule decode_report:
         runtime=30,
         gpu=0,
     shell:
-        "segpipe report-decode --config {CONFIG_SNAPSHOT:q} --metrics {input.metrics:q} --landmarks {input.landmarks:q}"
-        " --manifest {input.manifest:q} --predictions {input.predictions:q} --decoded {params.decoded:q}"
-        " --out {output.report:q} > {log:q} 2>&1"
+        "segpipe report --profile decode --config {CONFIG_SNAPSHOT:q} --metrics {input.metrics:q}"
+        " --input landmarks={input.landmarks:q} --manifest {input.manifest:q} --predictions {input.predictions:q}"
+        " --input decoded={params.decoded:q} --out {output.report:q} > {log:q} 2>&1"
 
 
 rule decode:

@@ -1,4 +1,6 @@
-"""The built-in report sections (importing this package registers them).
+"""The built-in report sections (importing this package registers them), by profile.
+
+Profile ``segmentation`` (``segpipe report``):
 
 ========  =======================================  ==========================================
 order     section                                  module
@@ -18,11 +20,16 @@ order     section                                  module
 90        Configuration, 100 Software              :mod:`~segpipe.reporting.sections.settings`
 ========  =======================================  ==========================================
 
+Profile ``decode`` (``segpipe report --profile decode``): Masks (10), Landmarks (20), Metrics per
+group (30), Examples (60) of :mod:`~segpipe.reporting.sections.decode`, then Configuration and
+Software.
+
 Other stages add sections with :func:`segpipe.reporting.registry.register_section`.
 """
 
 from segpipe.reporting.sections import (  # noqa: F401
     data,
+    decode,
     definitions,
     examples,
     figures,

@@ -1,9 +1,6 @@
-"""Report sections: the configuration and the software versions used."""
+"""Report sections of every profile: the configuration and the software versions used."""
 
 from __future__ import annotations
-
-from collections.abc import Mapping
-from typing import Any
 
 import yaml
 
@@ -12,32 +9,13 @@ from segpipe.reporting.context import ReportContext
 from segpipe.reporting.registry import register_section
 
 
-def closing_sections(config: Mapping[str, Any]) -> list[html.Section]:
-    """The last sections of every report: the configuration used and the software versions.
-
-    Parameters
-    ----------
-    config
-        Validated configuration, defaults filled in.
-
-    Returns
-    -------
-    list of html.Section
-        "Configuration" and "Software".
-    """
-    return [
-        html.Section("Configuration", html.preformatted(yaml.safe_dump(dict(config), sort_keys=False))),
-        html.Section("Software", html.table(html.software_versions())),
-    ]
-
-
-@register_section("Configuration", order=90)
+@register_section("Configuration", order=90, profiles=("segmentation", "decode"))
 def configuration(context: ReportContext) -> str:
     """The validated configuration, defaults filled in."""
-    return closing_sections(context.config)[0].body
+    return html.preformatted(yaml.safe_dump(dict(context.config), sort_keys=False))
 
 
-@register_section("Software", order=100)
+@register_section("Software", order=100, profiles=("segmentation", "decode"))
 def software(context: ReportContext) -> str:
     """Python and the versions of the libraries that computed the results."""
     return html.table(html.software_versions())

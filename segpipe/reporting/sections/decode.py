@@ -1,23 +1,24 @@
-"""The decode target's report: HybridGNet next to the segmentation pipeline's network, per organ.
+"""Report sections of the ``decode`` profile: HybridGNet next to the segmentation pipeline's network, per organ.
 
-One self-contained HTML page (``results/decode/report.html``) built from
+The decode target's report (``results/decode/report.html``, ``segpipe report --profile decode``) is
+built, like every report, from registered sections (:mod:`segpipe.reporting.registry`). Its inputs:
 
 - the per-case metrics that ``segpipe evaluate`` wrote for each method's masks of each organ
   (run identifiers as in :mod:`segpipe.experiments.decode_comparison`),
-- the landmark scores of ``segpipe evaluate-decode`` (HybridGNet and the mean-shape baseline),
-- the manifest (images and reference masks), the predictions directories and the decoded landmarks,
-  for example overlays.
+- ``--input landmarks=CSV``: the landmark scores of ``segpipe evaluate-decode`` (HybridGNet and the
+  mean-shape baseline),
+- ``--manifest``, ``--predictions`` and ``--input decoded=DIR`` (the output of ``segpipe decode``):
+  images, reference and predicted masks and the decoded landmarks, for example overlays.
 
 Sections: mask metrics per test group, organ and method; landmark errors; metric plots; example
-overlays (the cases of each group on which the methods' Dice differ most); configuration and
-software.
+overlays (the cases of each group on which the methods' Dice differ most); the configuration and
+software sections are shared with every profile.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from os import PathLike
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +32,12 @@ from segpipe.evaluation.landmarks import BASELINE, COLUMNS, METHOD
 from segpipe.experiments.decode_comparison import method_name
 from segpipe.inference.decode import INDEX_FILE
 from segpipe.inference.predictions import PredictionSet
-from segpipe.io.atomic import atomic_open
 from segpipe.io.images import read_image, read_mask
 from segpipe.networks.graph import GraphTemplate
 from segpipe.reporting import html, plots
-from segpipe.reporting.aggregation import group_order, load_metrics, metric_columns, summary_table
-from segpipe.reporting.sections.settings import closing_sections
+from segpipe.reporting.aggregation import group_order, metric_columns, summary_table
+from segpipe.reporting.context import ReportContext
+from segpipe.reporting.registry import register_section
 
 _LANDMARK_METHODS = {METHOD: "HybridGNet", BASELINE: "mean shape"}
 
@@ -200,78 +201,72 @@ def _examples(
     return "\n".join(parts) or html.paragraph("No test cases to show.", note=True)
 
 
-def build_decode_report(
-    config: Mapping[str, Any],
-    metrics_paths: Sequence[str | PathLike[str]],
-    landmarks_csv: str | PathLike[str],
-    out: str | PathLike[str],
-    *,
-    manifest_path: str | PathLike[str] | None = None,
-    prediction_dirs: Sequence[str | PathLike[str]] = (),
-    decoded_dir: str | PathLike[str] | None = None,
-) -> Path:
-    """Write the decode comparison report (one self-contained HTML file).
+def _frame(context: ReportContext) -> pd.DataFrame:
+    """The per-case metrics with ``method`` and ``organ`` columns."""
+    return _label_runs(context.frame, context.config)
 
-    Parameters
-    ----------
-    config
-        Validated configuration (shown in the report; ``report.examples`` cases per group are drawn).
-    metrics_paths
-        Per-case metrics CSVs of ``segpipe evaluate``, one per method and organ.
-    landmarks_csv
-        ``landmarks.csv`` of ``segpipe evaluate-decode``.
-    out
-        Destination HTML file.
-    manifest_path
-        Manifest of the landmark dataset; with ``prediction_dirs`` it enables the example overlays.
-    prediction_dirs
-        Predictions directories of the runs in ``metrics_paths``.
-    decoded_dir
-        Output directory of ``segpipe decode``; its landmarks are drawn on HybridGNet's panels.
 
-    Returns
-    -------
-    Path
-        ``out``.
+def _metrics(frame: pd.DataFrame) -> list[str]:
+    return metric_columns(frame.drop(columns=["method", "organ"]))
 
-    Raises
-    ------
-    InputError
-        If an input is missing or malformed.
-    """
-    frame = _label_runs(load_metrics(metrics_paths), config)
-    metrics = metric_columns(frame.drop(columns=["method", "organ"]))
-    landmarks_csv = Path(landmarks_csv)
+
+def _landmarks(context: ReportContext) -> pd.DataFrame | None:
+    """``landmarks.csv`` of ``segpipe evaluate-decode`` (``--input landmarks=CSV``), if given."""
+    paths = context.inputs.get("landmarks", [])
+    if not paths:
+        return None
+    path = Path(paths[0])
     try:
-        landmarks = pd.read_csv(landmarks_csv, dtype={"case_id": str})
+        landmarks = pd.read_csv(path, dtype={"case_id": str})
     except (FileNotFoundError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise InputError(f"cannot read landmark scores ({exc})", where=landmarks_csv, fix="run `segpipe evaluate-decode`") from exc
+        raise InputError(f"cannot read landmark scores ({exc})", where=path, fix="run `segpipe evaluate-decode`") from exc
     if list(landmarks.columns) != list(COLUMNS):
-        raise InputError(f"expected columns {', '.join(COLUMNS)}", where=landmarks_csv, fix="pass the landmarks.csv of `segpipe evaluate-decode`")
+        raise InputError(f"expected columns {', '.join(COLUMNS)}", where=path, fix="pass the landmarks.csv of `segpipe evaluate-decode`")
+    return landmarks
+
+
+@register_section("Masks", order=10, profiles=("decode",), name="decode_masks")
+def masks(context: ReportContext) -> str:
+    """Mask metrics per test group, organ and method."""
+    frame = _frame(context)
     methods = ", ".join(dict.fromkeys(frame["method"]))
-    sections = [
-        html.Section("Masks", html.paragraph(
-            f"Methods: {methods}; {frame['case_id'].nunique()} test case(s), each organ scored against its own "
-            "reference mask. Mean ± standard deviation over the cases of each group. HD95 in physical units "
-            "(pixels for PNG images); Betti errors count components (8-connected) and holes (4-connected) that "
-            "differ from the reference's. HybridGNet fills one closed contour per organ, so its masks have no "
-            "Betti error unless a contour crosses itself.") + html.table(mask_table(frame, metrics))),
-        html.Section("Landmarks", html.paragraph(
-            "Landmark MSE (mean over landmarks and both coordinates of the squared error, Gaggion et al.'s "
-            "definition) and mean landmark distance, against the baseline that predicts the mean training shape "
-            "for every image.") + html.table(landmark_table(landmarks))),
-        html.Section("Metrics per group", "\n".join(
-            html.image(plots.metric_plot(frame.assign(run_id=frame["method"] + " " + frame["organ"]), m), m) for m in metrics)),
-    ]
-    examples = int(config.get("report", {}).get("examples", 0))
-    if manifest_path is not None and prediction_dirs and examples:
-        template, files = _read_landmark_index(Path(decoded_dir)) if decoded_dir is not None else (None, {})
-        predictions = [PredictionSet.load(directory) for directory in prediction_dirs]
-        body = _examples(frame, Manifest.load(manifest_path), predictions, files, template, examples)
-        sections.append(html.Section("Examples", html.paragraph(
-            f"Per test group, the {examples} case(s) on which the methods' mean Dice differ most. Filled: the "
-            "method's masks; dashed: the reference; dots: HybridGNet's landmarks.", note=True) + body))
-    sections += closing_sections(config)
-    with atomic_open(out) as handle:
-        handle.write(html.document("segpipe decode report: HybridGNet vs segmentation", sections))
-    return Path(out)
+    return html.paragraph(
+        f"Methods: {methods}; {frame['case_id'].nunique()} test case(s), each organ scored against its own "
+        "reference mask. Mean ± standard deviation over the cases of each group. HD95 in physical units "
+        "(pixels for PNG images); Betti errors count components (8-connected) and holes (4-connected) that "
+        "differ from the reference's. HybridGNet fills one closed contour per organ, so its masks have no "
+        "Betti error unless a contour crosses itself.") + html.table(mask_table(frame, _metrics(frame)))
+
+
+@register_section("Landmarks", order=20, profiles=("decode",), name="decode_landmarks")
+def landmarks(context: ReportContext) -> str | None:
+    """Landmark errors of HybridGNet and of the mean-shape baseline."""
+    scores = _landmarks(context)
+    if scores is None:
+        return None
+    return html.paragraph(
+        "Landmark MSE (mean over landmarks and both coordinates of the squared error, Gaggion et al.'s "
+        "definition) and mean landmark distance, against the baseline that predicts the mean training shape "
+        "for every image.") + html.table(landmark_table(scores))
+
+
+@register_section("Metrics per group", order=30, profiles=("decode",), name="decode_metrics_per_group")
+def metrics_per_group(context: ReportContext) -> str:
+    """One plot per metric: each method and organ per test group."""
+    frame = _frame(context)
+    labelled = frame.assign(run_id=frame["method"] + " " + frame["organ"])
+    return "\n".join(html.image(plots.metric_plot(labelled, m), m) for m in _metrics(frame))
+
+
+@register_section("Examples", order=60, profiles=("decode",), name="decode_examples")
+def examples(context: ReportContext) -> str | None:
+    """Overlays of the cases on which the methods differ most (with HybridGNet's landmarks)."""
+    count = int(context.config.get("report", {}).get("examples", 0))
+    if context.manifest is None or not context.predictions or not count:
+        return None
+    decoded = context.inputs.get("decoded", [])
+    template, files = _read_landmark_index(Path(decoded[0])) if decoded else (None, {})
+    body = _examples(_frame(context), context.manifest, list(context.predictions.values()), files, template, count)
+    return html.paragraph(
+        f"Per test group, the {count} case(s) on which the methods' mean Dice differ most. Filled: the "
+        "method's masks; dashed: the reference; dots: HybridGNet's landmarks.", note=True) + body
