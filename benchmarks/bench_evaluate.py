@@ -106,7 +106,7 @@ def default_run(threads: int) -> dict:
             write_image(mask_path, probability > 0.5, geometry)
             write_image(probability_path, probability, geometry)
             written.append(PredictedCase(case.case_id, mask_path, probability_path, case.split, case.group))
-        write_index(root / "predictions", "dicece.accurate.large.plain.s0", 0.5, written)
+        write_index(root / "predictions", "unet.dicece.accurate.large.plain.s0", 0.5, written)
         start = time.perf_counter()
         evaluate(config, manifest_path, root / "predictions", root / "metrics.csv", threads=threads)
         return {"cases": len(written), "size": config["dataset"]["synthetic"]["image_size"],

@@ -37,7 +37,7 @@ from segpipe.io.images import read_image, read_mask
 from segpipe.utilities.workers import run_jobs
 
 #: Columns that identify a row; metric columns follow.
-ID_COLUMNS = ("run_id", "loss", "label_type", "training_set", "framework", "seed", "case_id", "split", "group", "reference")
+ID_COLUMNS = ("run_id", "model", "loss", "label_type", "training_set", "framework", "seed", "case_id", "split", "group", "reference")
 
 
 def read_case_inputs(

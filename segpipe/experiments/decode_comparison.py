@@ -16,13 +16,13 @@ from typing import Any
 
 from segpipe.config import validate_config
 from segpipe.experiments.grid import RunSpec, expand_grid
-from segpipe.inference.decode import FRAMEWORK, mask_run
+from segpipe.inference.decode import MODEL, mask_run
 from segpipe.networks.graph import load_template
 
 #: Metrics every comparison reports (``evaluate.metrics`` adds to them).
 METRICS = ("dice", "hd95", "betti")
-#: Display names of the methods, by run framework (HybridGNet) or network name (the others).
-_DISPLAY = {FRAMEWORK: "HybridGNet", "unet": "UNet", "dynunet": "DynUNet"}
+#: Display names of the methods, by the model of their runs.
+_DISPLAY = {MODEL: "HybridGNet", "unet": "UNet", "dynunet": "DynUNet"}
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class ComparedRun:
     Attributes
     ----------
     method
-        ``"hybridgnet"`` or ``"unet"`` (the segmentation pipeline's network).
+        The model of the run: ``"hybridgnet"`` or the segmentation pipeline's network (``"unet"``, ``"dynunet"``).
     organ
         Organ (the run's label type).
     run_id
@@ -77,13 +77,12 @@ def compared_runs(config: Mapping[str, Any]) -> list[ComparedRun]:
     derived = comparison_config(config)
     seed = config["decode"]["train"]["seed"]
     organs = derived["experiments"]["label_types"]
-    runs = [ComparedRun("hybridgnet", organ, mask_run(organ, seed).run_id) for organ in organs]
-    return runs + [ComparedRun("unet", spec.label_type, spec.run_id) for spec in expand_grid(derived["experiments"])]
+    runs = [ComparedRun(MODEL, organ, mask_run(organ, seed).run_id) for organ in organs]
+    network = derived["train"]["network"]["name"]
+    return runs + [ComparedRun(spec.model, spec.label_type, spec.run_id) for spec in expand_grid(derived["experiments"], network)]
 
 
-def method_name(run_id: str, config: Mapping[str, Any]) -> str:
-    """Display name of the method that made a run's predictions (``HybridGNet``, ``UNet``, ...)."""
-    if RunSpec.parse(run_id).framework == FRAMEWORK:
-        return _DISPLAY[FRAMEWORK]
-    network = config["decode"]["unet"]["train"]["network"]["name"]
-    return _DISPLAY.get(network, network)
+def method_name(run_id: str) -> str:
+    """Display name of the model that made a run's predictions (``HybridGNet``, ``UNet``, ...)."""
+    model = RunSpec.parse(run_id).model
+    return _DISPLAY.get(model, model)

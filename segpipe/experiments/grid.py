@@ -1,8 +1,10 @@
 """Experiment grids: which runs a workflow trains, and how a run is named.
 
-A run is one training of one loss on one label type and training set with one framework and seed.
-Its identifier, ``{loss}.{label_type}.{training_set}.{framework}.s{seed}``, names its directory
-under ``results/runs/`` and is the ``{run}`` wildcard of the workflow.
+A run is one training of one model (network) with one loss on one label type and training set, with
+one framework and seed. Its identifier, ``{model}.{loss}.{label_type}.{training_set}.{framework}.s{seed}``
+(e.g. ``unet.dicece.accurate.large.plain.s0``), names its directory under ``results/runs/`` and is
+the ``{run}`` wildcard of the workflow. The model is ``train.network.name`` for segmentation runs
+(``unet``, ``dynunet``) and ``hybridgnet`` for HybridGNet's decoded masks.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ _FRAMEWORK_SETTINGS = {"random_hue": ("random_hue",)}
 class RunSpec:
     """One point of the experiment grid."""
 
+    model: str
     loss: str
     label_type: str
     training_set: str
@@ -35,7 +38,7 @@ class RunSpec:
     @property
     def run_id(self) -> str:
         """Identifier used in paths and as the workflow's ``{run}`` wildcard."""
-        return f"{self.loss}.{self.label_type}.{self.training_set}.{self.framework}.s{self.seed}"
+        return f"{self.model}.{self.loss}.{self.label_type}.{self.training_set}.{self.framework}.s{self.seed}"
 
     @classmethod
     def parse(cls, run_id: str) -> RunSpec:
@@ -44,18 +47,19 @@ class RunSpec:
         Raises
         ------
         ConfigError
-            If ``run_id`` does not have the five dot-separated parts.
+            If ``run_id`` does not have the six dot-separated parts.
         """
         parts = run_id.split(".")
-        if len(parts) != 5 or not parts[4].startswith("s") or not parts[4][1:].isdigit():
+        if len(parts) != 6 or not parts[5].startswith("s") or not parts[5][1:].isdigit():
             raise ConfigError(
                 f"malformed run identifier {run_id!r}",
-                fix="use {loss}.{label_type}.{training_set}.{framework}.s{seed}, e.g. dicece.accurate.large.plain.s0",
+                fix="use {model}.{loss}.{label_type}.{training_set}.{framework}.s{seed}, e.g. "
+                "unet.dicece.accurate.large.plain.s0",
             )
-        return cls(parts[0], parts[1], parts[2], parts[3], int(parts[4][1:]))
+        return cls(*parts[:5], int(parts[5][1:]))
 
 
-def expand_grid(grid: dict[str, Any]) -> list[RunSpec]:
+def expand_grid(grid: Mapping[str, Any], model: str) -> list[RunSpec]:
     """Return every run of an ``experiments``-style grid, in a stable order.
 
     Parameters
@@ -65,12 +69,14 @@ def expand_grid(grid: dict[str, Any]) -> list[RunSpec]:
         ``seeds`` (the ``experiments`` section of the configuration). A non-empty ``settings`` list
         of ``{label_type, training_set, framework}`` mappings replaces the product of the three
         middle lists (a study of chosen combinations, as TopoMortar's study cases).
+    model
+        The network every run trains (``train.network.name``).
     """
     settings = [(s["label_type"], s["training_set"], s["framework"]) for s in grid.get("settings") or []]
     if not settings:
         settings = list(itertools.product(grid["label_types"], grid["training_sets"], grid["frameworks"]))
     runs = [
-        RunSpec(loss, label_type, training_set, framework, int(seed))
+        RunSpec(model, loss, label_type, training_set, framework, int(seed))
         for loss, (label_type, training_set, framework), seed in itertools.product(grid["losses"], settings, grid["seeds"])
     ]
     return list(dict.fromkeys(runs))
@@ -79,12 +85,12 @@ def expand_grid(grid: dict[str, Any]) -> list[RunSpec]:
 def teacher_run(run_id: str) -> str | None:
     """The run whose model teaches a ``self_distillation`` run (``None`` for other frameworks).
 
-    The teacher is the ``plain`` run with the same loss, label type, training set and seed.
+    The teacher is the ``plain`` run with the same model, loss, label type, training set and seed.
     """
     run = RunSpec.parse(run_id)
     if run.framework != "self_distillation":
         return None
-    return RunSpec(run.loss, run.label_type, run.training_set, "plain", run.seed).run_id
+    return RunSpec(run.model, run.loss, run.label_type, run.training_set, "plain", run.seed).run_id
 
 
 def training_settings(config: Mapping[str, Any], run_id: str) -> dict[str, Any]:

@@ -9,8 +9,8 @@ closed ring: one component without holes unless the predicted ring crosses itsel
 The masks of each organ form one predictions directory in the layout of
 :mod:`segpipe.inference.predictions`, so that ``segpipe evaluate`` and the report treat them like any
 segmentation network's predictions. Its run identifier is :func:`mask_run` of the organ:
-``landmarks.<organ>.large.hybridgnet.s<seed>`` (loss ``landmarks``, label type the organ, all
-training cases, framework ``hybridgnet``). HybridGNet predicts contours, not probabilities: the
+``hybridgnet.landmarks.<organ>.large.plain.s<seed>`` (model ``hybridgnet``, trained on the
+landmarks, label type the organ, all training cases, plain supervision). HybridGNet predicts contours, not probabilities: the
 probability map of a case is its mask as 0.0/1.0 (threshold 0.5).
 
 Output directory
@@ -41,14 +41,14 @@ from segpipe.networks.model_file import load_landmark_model
 from segpipe.preprocessing.landmark_images import prepare_image
 
 INDEX_FILE = "decoded.json"
-#: Loss and framework parts of the run identifiers of HybridGNet's masks.
-LOSS, FRAMEWORK = "landmarks", "hybridgnet"
+#: Model and loss parts of the run identifiers of HybridGNet's masks.
+MODEL, LOSS = "hybridgnet", "landmarks"
 _THRESHOLD = 0.5
 
 
 def mask_run(organ: str, seed: int) -> RunSpec:
     """The run identifying HybridGNet's masks of ``organ`` (see the module notes)."""
-    return RunSpec(LOSS, organ, "large", FRAMEWORK, int(seed))
+    return RunSpec(MODEL, LOSS, organ, "large", "plain", int(seed))
 
 
 def decode_dataset(

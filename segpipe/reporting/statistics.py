@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 #: The run-identifier fields that make a configuration (a run without its seed).
-CONFIGURATION = ("loss", "label_type", "training_set", "framework")
+CONFIGURATION = ("model", "loss", "label_type", "training_set", "framework")
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Segmentation training (``segpipe train``): the segmentation task of the one training loop.
 
 ``train()`` reads everything it needs from the configuration, the manifest written by
-``segpipe preprocess`` and the run identifier (``{loss}.{label_type}.{training_set}.{framework}.s{seed}``)
+``segpipe preprocess`` and the run identifier (``{model}.{loss}.{label_type}.{training_set}.{framework}.s{seed}``)
 and runs :func:`segpipe.training.loop.run_training` with a :class:`SegmentationTask`: batches of
 random patches (:mod:`segpipe.training.batches`), the run's composite loss, the validation Dice.
 
@@ -33,6 +33,7 @@ import hashlib
 import json
 import math
 from collections.abc import Iterator, Mapping
+from dataclasses import astuple
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -77,8 +78,15 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _check_run(run: RunSpec, manifest: Manifest, manifest_path: Path, teacher: Path | None) -> list[Case]:
+def _check_run(
+    run: RunSpec, manifest: Manifest, manifest_path: Path, teacher: Path | None, config_network: str
+) -> list[Case]:
     """Check the run against the manifest and its teacher; return its training cases."""
+    if run.model != config_network:
+        raise ConfigError(
+            f"run {run.run_id!r} names model {run.model!r}, but 'train.network.name' is {config_network!r}",
+            fix=f"train run {RunSpec(config_network, *astuple(run)[1:]).run_id!r}, or set 'train.network.name'",
+        )
     if run.framework not in FRAMEWORKS:
         raise ConfigError(
             f"run {run.run_id!r} uses framework {run.framework!r}, which `segpipe train` does not implement",
@@ -235,7 +243,7 @@ def train(
     manifest_path
         ``manifest.json`` written by ``segpipe preprocess``.
     run_id
-        ``{loss}.{label_type}.{training_set}.{framework}.s{seed}``.
+        ``{model}.{loss}.{label_type}.{training_set}.{framework}.s{seed}``.
     out_dir
         Run directory. Checkpoints found in ``out_dir/checkpoints`` from an interrupted run with
         the same settings are resumed.
@@ -269,7 +277,7 @@ def train(
         raise ConfigError.listing("the distributed training settings do not fit", problems, where="train.distributed")
     run, manifest_path, out_dir = RunSpec.parse(run_id), Path(manifest_path), Path(out_dir)
     teacher = None if teacher is None else Path(teacher)
-    _check_run(run, Manifest.load(manifest_path), manifest_path, teacher)  # before any worker starts
+    _check_run(run, Manifest.load(manifest_path), manifest_path, teacher, settings["network"]["name"])  # before any worker starts
     distributed.launch(
         _train_process, (dict(config), manifest_path, run_id, out_dir, teacher, show_progress),
         processes=int(settings["distributed"]["processes"]),
@@ -357,7 +365,7 @@ def _train_process(
     """The training of :func:`train` in one process (rank ``context.rank`` of ``context.world_size``)."""
     run = RunSpec.parse(run_id)
     manifest = Manifest.load(manifest_path)
-    train_cases = _check_run(run, manifest, manifest_path, teacher)
+    train_cases = _check_run(run, manifest, manifest_path, teacher, config["train"]["network"]["name"])
     settings = config["train"]
     device = context.device(resolve_device(settings["device"], key="train.device"))
     _configure_determinism(bool(settings["deterministic"]))

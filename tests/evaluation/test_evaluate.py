@@ -29,7 +29,7 @@ from segpipe.evaluation.metrics.registry import _METRICS
 from segpipe.inference.predictions import PredictedCase, PredictionSet, case_paths, write_index
 from segpipe.io.images import Geometry, read_image, read_mask, write_image
 
-RUN = "dicece.noisy.small.plain.s3"
+RUN = "unet.dicece.noisy.small.plain.s3"
 
 
 def _pair(shape, seed):

@@ -134,7 +134,7 @@ def test_training_beats_the_mean_shape_baseline(trained, dataset, tmp_path):
     config = small_config() | {"evaluate": {"label_type": None, "metrics": ["dice", "hd95", "betti"]}}
     for organ in default_template().names:
         predictions = PredictionSet.load(tmp_path / "decoded" / "predictions" / organ)
-        assert RunSpec.parse(predictions.run_id) == RunSpec("landmarks", organ, "large", "hybridgnet", 0)
+        assert RunSpec.parse(predictions.run_id) == RunSpec("hybridgnet", "landmarks", organ, "large", "plain", 0)
         scores = pd.read_csv(evaluate(config, tmp_path / "manifest.json", predictions.directory, tmp_path / f"{organ}.csv"))
         assert len(scores) == 16 and set(scores["reference"]) == {organ}
         assert scores[scores["group"] == "indistr"]["dice"].mean() > 0.8
@@ -170,7 +170,7 @@ def test_decoded_masks_are_rings_with_the_image_geometry(trained, dataset, tmp_p
         assert np.all((points > -0.5) & (points < 63.5))
     for organ, relative in decoded["predictions"].items():
         predictions = PredictionSet.load(tmp_path / "out" / relative)
-        assert predictions.run_id == f"landmarks.{organ}.large.hybridgnet.s3" and len(predictions.cases) == 8
+        assert predictions.run_id == f"hybridgnet.landmarks.{organ}.large.plain.s3" and len(predictions.cases) == 8
         for predicted in predictions.cases:
             mask, mask_geometry = read_mask(predicted.mask)
             assert predicted.mask.name.endswith("_mask.nii.gz") and mask.shape == (64, 64)

@@ -26,7 +26,7 @@ from segpipe.reporting.registry import SECTIONS as REGISTERED
 from segpipe.reporting.sections.examples import choose_examples
 from segpipe.reporting.sections.topology import choose_topology_cases, ranking_columns
 
-RUNS = ("dicece.accurate.large.plain.s0", "cldice.accurate.large.plain.s0")
+RUNS = ("unet.dicece.accurate.large.plain.s0", "unet.cldice.accurate.large.plain.s0")
 SECTIONS = ("Summary", "Data", "Study: one table per setting", "Comparison with the baseline", "Metrics per group", "Training", "Topology of chosen cases",
             "Examples", "Metric definitions", "All results", "Configuration", "Software")
 

@@ -20,7 +20,7 @@ from segpipe.reporting.statistics import (
 
 
 def _frame(rows):
-    return pd.DataFrame(rows, columns=["run_id", "loss", "label_type", "training_set", "framework", "seed", "case_id",
+    return pd.DataFrame(rows, columns=["run_id", "model", "loss", "label_type", "training_set", "framework", "seed", "case_id",
                                        "group", "dice", "betti0_error"])
 
 
@@ -31,15 +31,15 @@ def _runs(rng, losses, seeds=(0, 1), cases=12, shift=None, label_type="accurate"
     for loss, seed in itertools.product(losses, seeds):
         noise = rng.normal(0, 0.01, cases)
         for i in range(cases):
-            rows.append([f"{loss}.{label_type}.large.plain.s{seed}", loss, label_type, "large", "plain", seed, f"{i:03d}",
+            rows.append([f"unet.{loss}.{label_type}.large.plain.s{seed}", "unet", loss, label_type, "large", "plain", seed, f"{i:03d}",
                          "indistr", base[i] + (shift or {}).get(loss, 0.0) + noise[i], float(i % 3)])
     return rows
 
 
 def test_seed_means_average_each_case_over_seeds():
-    rows = [["a.accurate.large.plain.s0", "a", "accurate", "large", "plain", 0, "001", "indistr", 0.4, 1.0],
-            ["a.accurate.large.plain.s1", "a", "accurate", "large", "plain", 1, "001", "indistr", 0.6, 3.0],
-            ["a.accurate.large.plain.s0", "a", "accurate", "large", "plain", 0, "002", "indistr", 0.9, 0.0]]
+    rows = [["unet.a.accurate.large.plain.s0", "unet", "a", "accurate", "large", "plain", 0, "001", "indistr", 0.4, 1.0],
+            ["unet.a.accurate.large.plain.s1", "unet", "a", "accurate", "large", "plain", 1, "001", "indistr", 0.6, 3.0],
+            ["unet.a.accurate.large.plain.s0", "unet", "a", "accurate", "large", "plain", 0, "002", "indistr", 0.9, 0.0]]
     means = seed_means(_frame(rows), ["dice", "betti0_error"])
     assert means[["case_id", "seeds", "dice", "betti0_error"]].values.tolist() == [["001", 2, 0.5, 2.0], ["002", 1, 0.9, 0.0]]
 

@@ -55,7 +55,7 @@ def test_training_reduces_the_loss(name, mortar, tmp_path):
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        train(config, mortar, f"{name}.accurate.large.plain.s0", tmp_path, show_progress=False)
+        train(config, mortar, f"unet.{name}.accurate.large.plain.s0", tmp_path, show_progress=False)
     finally:
         torch.set_num_threads(before)
     log = pd.read_csv(tmp_path / "train_log.csv")

@@ -28,7 +28,7 @@ from segpipe.training.losses import LossTerm, Progress, TermContext, build_loss,
 from segpipe.training.losses.registry import _TERMS
 from segpipe.training.segmentation import train
 
-RUN = "dicece.accurate.large.plain.s0"
+RUN = "unet.dicece.accurate.large.plain.s0"
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def test_train_writes_log_and_model(tmp_path, dataset_2d, make_config, one_threa
 def test_softmax_whole_image_3d(tmp_path, dataset_3d, make_config, one_thread):
     config = make_config({"train": {"output": "softmax", "patch_size": None, "iterations": 3, "validate_every": None,
                                     "network": {"name": "dynunet"}, "lr_schedule": "cosine", "optimizer": "sgd"}})
-    train(config, dataset_3d, "dicece.noisy.small.plain.s1", tmp_path, show_progress=False)
+    train(config, dataset_3d, "unet.dicece.noisy.small.plain.s1", tmp_path, show_progress=False)
     network, info = load_model(tmp_path / "model.pt")
     assert (info.network.dimensions, info.network.in_channels, info.network.out_channels) == (3, 1, 2)
     assert info.patch_size is None and info.label_type == "noisy"
@@ -132,7 +132,7 @@ def test_loss_extras_hooks_reach_the_batch(tmp_path, dataset_2d, make_config, pr
     config = make_config({"train": {"iterations": 3, "validate_every": None}})
     # the schema lists the built-in terms only: add the test's term after validation
     config["losses"]["probe"] = {"terms": [{"name": "dicece"}, {"name": "test_extras_probe", "weight": 0.0, "factor": 3.0}]}
-    train(config, dataset_2d, "probe.accurate.large.plain.s0", tmp_path, show_progress=False)
+    train(config, dataset_2d, "unet.probe.accurate.large.plain.s0", tmp_path, show_progress=False)
     assert [batch["progress"] for batch in probe_term.seen] == [Progress(i, 3) for i in (1, 2, 3)]
     for batch in probe_term.seen:
         assert batch["probe_case"].shape == batch["label"].shape == (2, 1, 16, 16)
@@ -236,9 +236,9 @@ def test_changed_training_data_is_not_resumed(tmp_path, dataset_2d, make_config,
     ("run", "overrides", "message"),
     [
         ("dicece.accurate.large", {}, "malformed run identifier"),
-        ("dicece.accurate.large.fancy.s0", {}, "framework 'fancy'"),
-        ("other.accurate.large.plain.s0", {}, "loss 'other' is not defined"),
-        ("dicece.accurate.medium.plain.s0", {}, "training set 'medium'"),
+        ("unet.dicece.accurate.large.fancy.s0", {}, "framework 'fancy'"),
+        ("unet.other.accurate.large.plain.s0", {}, "loss 'other' is not defined"),
+        ("unet.dicece.accurate.medium.plain.s0", {}, "training set 'medium'"),
         (RUN, {"train": {"patch_size": [15, 16]}}, "not divisible by 4"),
         (RUN, {"train": {"patch_size": [16, 16, 16]}}, "has 3 values but the images are 2-D"),
         (RUN, {"train": {"network": {"strides": [2]}}}, "one stride per down-sampling step"),
@@ -257,7 +257,7 @@ def test_label_type_missing_from_manifest(tmp_path, dataset_2d, config_file, cap
     manifest.label_types = ["accurate"]
     narrowed = manifest.save(dataset_2d.parent / "narrowed_manifest.json")
     status = main(["train", "--config", str(config_file()), "--manifest", str(narrowed),
-                   "--run", "dicece.pseudo.large.plain.s0", "--out", str(tmp_path), "--threads", "1"])
+                   "--run", "unet.dicece.pseudo.large.plain.s0", "--out", str(tmp_path), "--threads", "1"])
     assert status == 2 and "trains on 'pseudo' labels, but the manifest has only accurate" in capsys.readouterr().err
 
 

@@ -68,7 +68,7 @@ def test_tiny_preset_runs_to_evaluated_predictions_with_the_input_affine(tmp_pat
     result = snakemake(tmp_path, "--cores", "2", "evaluate", configfile=variant)
     assert result.returncode == 0, result.stderr[-5000:]
     results = tmp_path / "results"
-    run = results / "runs" / "mip_z.accurate.large.plain.s0"
+    run = results / "runs" / "unet.mip_z.accurate.large.plain.s0"
     assert {"loss_dicece", "loss_mip"} <= set(pd.read_csv(run / "train_log.csv").columns)
     data = results / "data" / "vessels"
     tests = [case for case in json.loads((data / "dataset.json").read_text())["cases"] if case["split"] == "test"]

@@ -39,7 +39,7 @@ def canonical(settings):
     return json.dumps(settings, sort_keys=True)
 
 
-RUNS = [spec.run_id for spec in expand_grid(config["experiments"])]
+RUNS = [spec.run_id for spec in expand_grid(config["experiments"], config["train"]["network"]["name"])]
 
 if config["dataset"]["source"] == "synthetic":
     DATASET = RESULTS / "data" / config["dataset"]["synthetic"]["kind"]
@@ -60,4 +60,4 @@ GPUS = {stage: int(config[stage]["device"] == "cuda") for stage in ("train", "pr
 
 
 wildcard_constraints:
-    run=r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[a-z]+\.[A-Za-z0-9_-]+\.s\d+",
+    run=r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[a-z]+\.[A-Za-z0-9_-]+\.s\d+",

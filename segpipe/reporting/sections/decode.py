@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,10 +41,10 @@ from segpipe.reporting.registry import register_section
 _LANDMARK_METHODS = {METHOD: "HybridGNet", BASELINE: "mean shape"}
 
 
-def _label_runs(frame: pd.DataFrame, config: Mapping[str, Any]) -> pd.DataFrame:
-    """Add ``method`` and ``organ`` columns (from the run identifiers) to a metrics frame."""
+def _label_runs(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add ``method`` (display name of the run's model) and ``organ`` columns to a metrics frame."""
     frame = frame.copy()
-    frame["method"] = [method_name(run_id, config) for run_id in frame["run_id"]]
+    frame["method"] = [method_name(run_id) for run_id in frame["run_id"]]
     frame["organ"] = frame["label_type"].astype(str)
     return frame
 
@@ -203,7 +202,7 @@ def _examples(
 
 def _frame(context: ReportContext) -> pd.DataFrame:
     """The per-case metrics with ``method`` and ``organ`` columns."""
-    return _label_runs(context.frame, context.config)
+    return _label_runs(context.frame)
 
 
 def _metrics(frame: pd.DataFrame) -> list[str]:

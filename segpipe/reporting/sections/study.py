@@ -50,7 +50,7 @@ def setting_tables(context: ReportContext) -> dict[tuple[str, ...], pd.DataFrame
     Returns
     -------
     dict
-        ``(label_type, training_set, framework)`` to a table with columns ``split``, ``loss`` and one
+        ``(model, label_type, training_set, framework)`` to a table with columns ``split``, ``loss`` and one
         per available :data:`STUDY_COLUMNS` entry (HTML-marked strings).
     """
     frame = study_frame(context.frame)
@@ -73,7 +73,8 @@ def setting_tables(context: ReportContext) -> dict[tuple[str, ...], pd.DataFrame
                 for column in columns:
                     values = cases[column].to_numpy(float)
                     text = f"{values.mean():.2f} ± {values.std(ddof=1) if len(values) > 1 else 0.0:.2f}"
-                    verdict = verdicts.get((loss, *setting, split, column))
+                    identity = {**dict(zip(SETTING, setting)), "loss": loss}
+                    verdict = verdicts.get((*(identity[key] for key in CONFIGURATION), split, column))
                     line[STUDY_COLUMNS[column]] = {"better": f"<b>{text}</b>", "worse": f"<i>{text}</i>"}.get(verdict, text)
                 lines.append(line)
         tables[tuple(setting)] = pd.DataFrame(lines)
@@ -88,13 +89,13 @@ def study_tables(context: ReportContext) -> str | None:
         return None
     settings = context.statistics_settings
     parts = [html.paragraph(
-        f"Per setting (label type, training set, framework): mean ± standard deviation over the test cases, each "
+        f"Per setting (model, label type, training set, framework): mean ± standard deviation over the test cases, each "
         f"case averaged over seeds; ID = in-distribution test group, OOD = every out-of-distribution group pooled. "
         f"<b>Bold</b>: better than {settings.baseline_loss}, <i>italics</i>: worse (paired permutation test on the "
         f"cases, Holm-adjusted per split and metric, level {settings.alpha:g}). BM error: Betti matching error "
         "summed over dimensions. Lower is better except for Dice and clDice.")]
-    for (label_type, training_set, framework), table in tables.items():
-        parts.append(f"<h3>{html.escape(f'{label_type} labels, {training_set} training set, {framework}')}</h3>")
+    for (model, label_type, training_set, framework), table in tables.items():
+        parts.append(f"<h3>{html.escape(f'{model}, {label_type} labels, {training_set} training set, {framework}')}</h3>")
         parts.append(table.to_html(index=False, escape=False, border=0))
     return "\n".join(parts)
 
