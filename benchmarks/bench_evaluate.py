@@ -85,8 +85,8 @@ def default_run(threads: int) -> dict:
     from segpipe.datasets.layout import read_dataset
     from segpipe.datasets.synthetic.mortar import MortarSpec, generate_mortar_dataset
     from segpipe.evaluation.evaluate import evaluate
-    from segpipe.io.images import read_mask, write_image
     from segpipe.inference.predictions import PredictedCase, case_paths, write_index
+    from segpipe.io.images import read_mask, write_image
 
     sys.path.insert(0, str(ROOT))
     from bench_topology import predicted_map
@@ -106,7 +106,7 @@ def default_run(threads: int) -> dict:
             write_image(mask_path, probability > 0.5, geometry)
             write_image(probability_path, probability, geometry)
             written.append(PredictedCase(case.case_id, mask_path, probability_path, case.split, case.group))
-        write_index(root / "predictions", "unet.dicece.accurate.large.plain.s0", 0.5, written)
+        write_index(root / "predictions", "unet.dice_ce.accurate.large.plain.s0", 0.5, written)
         start = time.perf_counter()
         evaluate(config, manifest_path, root / "predictions", root / "metrics.csv", threads=threads)
         return {"cases": len(written), "size": config["dataset"]["synthetic"]["image_size"],

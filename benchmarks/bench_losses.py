@@ -45,13 +45,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 #: Loss definitions measured: Dice + CE alone, and with each term as in config.yaml's examples.
 LOSSES = {
-    "dicece": [{"name": "dicece"}],
-    "cldice": [{"name": "dicece"}, {"name": "cldice", "weight": 0.5}],
-    "skelrecall": [{"name": "dicece"}, {"name": "skelrecall"}],
-    "bettimatching": [{"name": "dicece"}, {"name": "bettimatching", "weight": 0.1}],
-    "bettimatching_relative": [{"name": "dicece"}, {"name": "bettimatching", "weight": 0.1, "relative": True}],
-    "mip": [{"name": "dicece", "weight": 0.7}, {"name": "mip", "weight": 0.3}],
-    "boundary": [{"name": "dicece", "weight": 0.5}, {"name": "boundary", "weight": 0.5}],
+    "dice_ce": [{"name": "dice_ce"}],
+    "cldice": [{"name": "dice_ce"}, {"name": "cldice", "weight": 0.5}],
+    "skeleton_recall": [{"name": "dice_ce"}, {"name": "skeleton_recall"}],
+    "betti_matching": [{"name": "dice_ce"}, {"name": "betti_matching", "weight": 0.1}],
+    "betti_matching_relative": [{"name": "dice_ce"}, {"name": "betti_matching", "weight": 0.1, "relative": True}],
+    "mip": [{"name": "dice_ce", "weight": 0.7}, {"name": "mip", "weight": 0.3}],
+    "boundary": [{"name": "dice_ce", "weight": 0.5}, {"name": "boundary", "weight": 0.5}],
 }
 DEFINITIONS = {name: {"terms": terms} for name, terms in LOSSES.items()}
 CASES = {2: (8, 256), 3: (2, 64)}  # batch size, side
@@ -143,7 +143,7 @@ def warm_up(dims: int, inputs: Path, steps: int, out: Path) -> None:
 
     from segpipe.training.losses import Progress, TermContext, build_loss
 
-    loss = build_loss("dicece", DEFINITIONS, TermContext("sigmoid", dims, "accurate"))
+    loss = build_loss("dice_ce", DEFINITIONS, TermContext("sigmoid", dims, "accurate"))
     batch, _ = loaded_batch(inputs, loss)
     network, optimizer = network_and_optimizer(dims, batch["image"].shape[1])
     for step in range(steps):
@@ -236,7 +236,7 @@ def main() -> None:
         print("\n| input | state | loss | step s | x Dice+CE | network s | loss s | backward+opt s | extras s/batch | peak MB | before MB |")
         print("|---|---|---|---|---|---|---|---|---|---|---|")
         for (dims, state, name), r in results.items():
-            base = results[(dims, state, "dicece")]["step"]
+            base = results[(dims, state, "dice_ce")]["step"]
             batch, side = CASES[dims]
             print(f"| {dims}D {side}^{dims} x{batch} | {state} | {name} | {r['step']:.3f} | {r['step'] / base:.2f}x | "
                   f"{r['network']:.3f} | {r['loss']:.3f} | {r['backward']:.3f} | {r['extras']:.3f} | "

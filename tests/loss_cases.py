@@ -11,14 +11,14 @@ from skimage.morphology import ball, dilation, disk
 
 from segpipe.datasets.cases import PreprocessedCase
 from segpipe.io.images import Geometry
-from segpipe.training.losses import CompositeLoss, Progress, TermContext, build_loss
 from segpipe.preprocessing.preprocess import distance_map_key, signed_distance_map
+from segpipe.training.losses import CompositeLoss, Progress, TermContext, build_loss
 
 #: A fingerprint as `segpipe preprocess` writes it (the part the terms read).
 FINGERPRINT = {"labels": {"accurate": {"largest_radius_voxels": 3.0}}}
 #: Every built-in term with the options used by the generic tests.
 TERMS: dict[str, dict[str, Any]] = {
-    "dicece": {}, "dice": {}, "ce": {}, "cldice": {}, "skelrecall": {}, "bettimatching": {}, "mip": {}, "boundary": {},
+    "dice_ce": {}, "dice": {}, "ce": {}, "cldice": {}, "skeleton_recall": {}, "betti_matching": {}, "mip": {}, "boundary": {},
 }
 SHAPES = {2: (24, 20), 3: (10, 12, 14)}
 PROGRESS = Progress(1, 10)

@@ -29,7 +29,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_manifest_option(parser)
     parser.add_argument(
         "--run", required=True, metavar="RUN_ID",
-        help="run identifier {model}.{loss}.{label_type}.{training_set}.{framework}.s{seed}, e.g. unet.dicece.accurate.large.plain.s0",
+        help="run identifier {model}.{loss}.{label_type}.{training_set}.{framework}.s{seed}, e.g. unet.dice_ce.accurate.large.plain.s0",
     )
     parser.add_argument("--out", type=Path, required=True, metavar="RUN_DIR", help="run directory")
     parser.add_argument(

@@ -2,7 +2,7 @@
 
 A run is one training of one model (network) with one loss on one label type and training set, with
 one framework and seed. Its identifier, ``{model}.{loss}.{label_type}.{training_set}.{framework}.s{seed}``
-(e.g. ``unet.dicece.accurate.large.plain.s0``), names its directory under ``results/runs/`` and is
+(e.g. ``unet.dice_ce.accurate.large.plain.s0``), names its directory under ``results/runs/`` and is
 the ``{run}`` wildcard of the workflow. The model is ``train.network.name`` for segmentation runs
 (``unet``, ``dynunet``) and ``hybridgnet`` for HybridGNet's decoded masks.
 """
@@ -54,7 +54,7 @@ class RunSpec:
             raise ConfigError(
                 f"malformed run identifier {run_id!r}",
                 fix="use {model}.{loss}.{label_type}.{training_set}.{framework}.s{seed}, e.g. "
-                "unet.dicece.accurate.large.plain.s0",
+                "unet.dice_ce.accurate.large.plain.s0",
             )
         return cls(*parts[:5], int(parts[5][1:]))
 

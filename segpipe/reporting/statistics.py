@@ -9,7 +9,7 @@ The unit of analysis is the test case, as in TopoMortar:
    resamples at level ``statistics.confidence``). It needs two cases or more; when every case has
    the same value the interval is that value.
 3. Every configuration is compared with the **baseline** configuration that differs only in its
-   loss (``statistics.baseline_loss``, default ``dicece``) by a **paired permutation test** on the
+   loss (``statistics.baseline_loss``, default ``dice_ce``) by a **paired permutation test** on the
    cases both have (``scipy.stats.permutation_test`` with ``permutation_type="samples"``: random
    swaps of the two values of a case, i.e. sign flips of the differences; exact enumeration when
    2^cases <= ``statistics.permutations``), two-sided, statistic = mean difference.
@@ -35,7 +35,7 @@ CONFIGURATION = ("model", "loss", "label_type", "training_set", "framework")
 class StatisticsSettings:
     """Settings of :mod:`segpipe.reporting.statistics` (``evaluate.statistics`` in the configuration)."""
 
-    baseline_loss: str = "dicece"
+    baseline_loss: str = "dice_ce"
     confidence: float = 0.95
     bootstrap_samples: int = 2000
     permutations: int = 10000

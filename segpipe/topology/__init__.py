@@ -43,11 +43,11 @@ Every function raises :class:`TopologyValueError` / :class:`TopologyTypeError` (
 from segpipe.topology._engine import engine_version
 from segpipe.topology.backend import cuda_available, cuda_compiled, select_backend
 from segpipe.topology.connectivity import CONNECTIVITIES, DEFAULT_CONNECTIVITY
-from segpipe.topology.persistence import Barcode, Bars, barcode
 from segpipe.topology.errors import TopologyBackendError, TopologyTypeError, TopologyValueError
 from segpipe.topology.gather import gather
 from segpipe.topology.matching import BettiMatching, DimensionMatching, betti_matching, betti_matching_batch
 from segpipe.topology.metrics import betti_matching_error, betti_matching_loss, betti_numbers
+from segpipe.topology.persistence import Barcode, Bars, barcode
 
 __all__ = [
     "Barcode",

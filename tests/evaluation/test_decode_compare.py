@@ -76,14 +76,14 @@ def test_comparison_config_trains_one_binary_run_per_organ():
     derived = comparison_config(config)
     assert derived["train"]["iterations"] == 4 and derived["train"]["network"]["channels"] == [8, 16, 32]
     assert derived["train"]["optimizer"] == "adamw"  # the train section's defaults fill the rest
-    assert derived["experiments"] == {"losses": ["dicece"], "label_types": ["right_lung", "left_lung", "heart"],
+    assert derived["experiments"] == {"losses": ["dice_ce"], "label_types": ["right_lung", "left_lung", "heart"],
                                       "training_sets": ["large"], "frameworks": ["plain"], "seeds": [4],
                                       "settings": []}
     assert derived["evaluate"]["label_type"] is None and derived["evaluate"]["metrics"] == list(METRICS)
     assert config["train"]["iterations"] == 77 and config["experiments"]["label_types"] == ["accurate"]  # untouched
     runs = compared_runs(config)
     assert runs[0] == ComparedRun("hybridgnet", "right_lung", "hybridgnet.landmarks.right_lung.large.plain.s4")
-    assert runs[3] == ComparedRun("unet", "right_lung", "unet.dicece.right_lung.large.plain.s4") and len(runs) == 6
+    assert runs[3] == ComparedRun("unet", "right_lung", "unet.dice_ce.right_lung.large.plain.s4") and len(runs) == 6
     assert [method_name(run.run_id) for run in runs[2:4]] == ["HybridGNet", "UNet"]
     default = validate_config({})["decode"]["unet"]["train"]
     assert default["augmentation"]["flips"] is False and default["iterations"] == validate_config({})["decode"]["train"]["iterations"]
@@ -104,7 +104,7 @@ def test_organ_label_types_through_train_predict_and_evaluate(chest, tmp_path):
     manifest = chest / "preprocessed" / "manifest.json"
     scores = {}
     for organ in ("right_lung", "heart"):
-        run = f"unet.dicece.{organ}.large.plain.s0"
+        run = f"unet.dice_ce.{organ}.large.plain.s0"
         model = train(config, manifest, run, tmp_path / run, show_progress=False)
         assert load_model(model)[1].label_type == organ
         predictions = tmp_path / run / "predictions"
@@ -118,7 +118,7 @@ def test_organ_label_types_through_train_predict_and_evaluate(chest, tmp_path):
         assert sorted(frame["group"].unique()) == ["indistr", "occluded"] and len(frame) == 4
     # The same predictions scored against another organ's labels give other numbers.
     fixed = config | {"evaluate": {**config["evaluate"], "label_type": "heart"}}
-    against_heart = pd.read_csv(evaluate(fixed, manifest, tmp_path / "unet.dicece.right_lung.large.plain.s0" / "predictions",
+    against_heart = pd.read_csv(evaluate(fixed, manifest, tmp_path / "unet.dice_ce.right_lung.large.plain.s0" / "predictions",
                                          tmp_path / "x.csv"))
     assert set(against_heart["reference"]) == {"heart"}
     assert not np.allclose(against_heart["dice"], scores["right_lung"]["dice"])
@@ -127,4 +127,4 @@ def test_organ_label_types_through_train_predict_and_evaluate(chest, tmp_path):
 def test_unknown_organ_is_a_clear_error(chest, tmp_path):
     config = comparison_config(_config())
     with pytest.raises(InputError, match="trains on 'liver' labels"):
-        train(config, chest / "preprocessed" / "manifest.json", "unet.dicece.liver.large.plain.s0", tmp_path, show_progress=False)
+        train(config, chest / "preprocessed" / "manifest.json", "unet.dice_ce.liver.large.plain.s0", tmp_path, show_progress=False)

@@ -21,7 +21,7 @@ from segpipe.inference.sliding_window import predict_probability
 from segpipe.networks.factory import NetworkSpec
 from segpipe.training.segmentation import train
 
-RUN = "unet.dicece.accurate.large.plain.s0"
+RUN = "unet.dice_ce.accurate.large.plain.s0"
 
 
 @pytest.fixture(scope="module")

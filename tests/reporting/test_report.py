@@ -26,7 +26,7 @@ from segpipe.reporting.registry import SECTIONS as REGISTERED
 from segpipe.reporting.sections.examples import choose_examples
 from segpipe.reporting.sections.topology import choose_topology_cases, ranking_columns
 
-RUNS = ("unet.dicece.accurate.large.plain.s0", "unet.cldice.accurate.large.plain.s0")
+RUNS = ("unet.dice_ce.accurate.large.plain.s0", "unet.cldice.accurate.large.plain.s0")
 SECTIONS = ("Summary", "Data", "Study: one table per setting", "Comparison with the baseline", "Metrics per group", "Training", "Topology of chosen cases",
             "Examples", "Metric definitions", "All results", "Configuration", "Software")
 
@@ -59,7 +59,7 @@ def run_outputs(tmp_path_factory, dataset_2d):
             written.append(PredictedCase(case.case_id, mask_path, probability_path, case.split, case.group))
         write_index(run_dir / "predictions", run_id, 0.5, written)
         evaluate(tiny_config({"evaluate": {"local_window": 16}}), dataset_2d, run_dir / "predictions", run_dir / "metrics.csv")
-        pd.DataFrame({"iteration": [1, 2, 3], "loss": [1.0, 0.8, 0.7], "loss_dicece": [1.0, 0.8, 0.7],
+        pd.DataFrame({"iteration": [1, 2, 3], "loss": [1.0, 0.8, 0.7], "loss_dice_ce": [1.0, 0.8, 0.7],
                       "lr": [0.01] * 3, "seconds": [0.1] * 3, "val_dice": [None, None, 0.6]}).to_csv(run_dir / "train_log.csv", index=False)
         outputs["metrics"].append(run_dir / "metrics.csv")
         outputs["predictions"].append(run_dir / "predictions")
@@ -197,7 +197,7 @@ def test_report_cli_without_predictions_leaves_their_sections_out(tmp_path, run_
 def test_single_loss_report_explains_why_there_are_no_tests(tmp_path, run_outputs, make_config):
     build_report(make_config(), run_outputs["metrics"][:1], tmp_path / "r.html")
     text = html.unescape((tmp_path / "r.html").read_text())
-    assert "No tests: no configuration has a baseline to compare with (losses run: dicece; baseline: 'dicece')" in text
+    assert "No tests: no configuration has a baseline to compare with (losses run: dice_ce; baseline: 'dice_ce')" in text
 
 
 def test_bad_inputs_are_clear_errors(tmp_path, run_outputs, config_file, capsys):

@@ -76,7 +76,7 @@ def test_holm_adjustment():
 
 def test_configurations_are_compared_with_their_baseline_loss():
     rng = np.random.default_rng(3)
-    rows = _runs(rng, ["dicece", "cldice", "tiny"], shift={"cldice": 0.05, "tiny": 0.001})
+    rows = _runs(rng, ["dice_ce", "cldice", "tiny"], shift={"cldice": 0.05, "tiny": 0.001})
     rows += _runs(rng, ["cldice"], label_type="noisy")  # no noisy baseline: not tested
     frame = _frame(rows)
     tests = paired_tests(frame, ["dice", "betti0_error"], {"dice": True, "betti0_error": False}, StatisticsSettings())
@@ -93,7 +93,7 @@ def test_configurations_are_compared_with_their_baseline_loss():
 
 
 def test_summary_has_one_row_per_configuration_group_and_metric():
-    frame = _frame(_runs(np.random.default_rng(4), ["dicece", "cldice"], seeds=(0, 1, 2)))
+    frame = _frame(_runs(np.random.default_rng(4), ["dice_ce", "cldice"], seeds=(0, 1, 2)))
     summary = summarise(frame, ["dice", "betti0_error"], StatisticsSettings(bootstrap_samples=500))
     assert len(summary) == 4 and set(summary["seeds"]) == {3} and set(summary["cases"]) == {12}
     assert (summary["ci_low"] <= summary["mean"]).all() and (summary["mean"] <= summary["ci_high"]).all()

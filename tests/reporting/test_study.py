@@ -27,11 +27,11 @@ from segpipe.training.segmentation import train
 def _frame(rng: np.random.Generator) -> pd.DataFrame:
     """Metrics of two losses x two seeds on 8 ID and 8 OOD cases; cldice has far fewer Betti errors."""
     rows = []
-    for loss in ("dicece", "cldice"):
+    for loss in ("dice_ce", "cldice"):
         for seed in (0, 1):
             for case in range(16):
                 group = "indistr" if case < 8 else ("colors" if case < 12 else "shadows")
-                betti = rng.integers(4, 9) if loss == "dicece" else rng.integers(0, 2)
+                betti = rng.integers(4, 9) if loss == "dice_ce" else rng.integers(0, 2)
                 rows.append({"run_id": f"unet.{loss}.accurate.large.plain.s{seed}", "model": "unet", "loss": loss, "label_type": "accurate",
                              "training_set": "large", "framework": "plain", "seed": seed, "case_id": f"{case:03d}",
                              "split": "test", "group": group, "reference": "accurate", "dice": 0.9 + rng.normal(0, 0.01),
@@ -62,26 +62,26 @@ def test_setting_tables_pool_ood_and_mark_significant_losses():
     assert np.array_equal(pooled["betti_matching_error"], frame["betti_matching0_error"] + 1.0)
     context = ReportContext(config=validate_config({}), frame=frame)
     (table,) = setting_tables(context).values()
-    assert table[["split", "loss"]].values.tolist() == [["ID", "dicece"], ["ID", "cldice"], ["OOD", "dicece"], ["OOD", "cldice"]]
+    assert table[["split", "loss"]].values.tolist() == [["ID", "dice_ce"], ["ID", "cldice"], ["OOD", "dice_ce"], ["OOD", "cldice"]]
     cldice_id = table[(table["split"] == "ID") & (table["loss"] == "cldice")].iloc[0]
     assert cldice_id["Betti0"].startswith("<b>") and cldice_id["BM error"].startswith("<b>")  # significantly fewer errors
-    assert not table[table["loss"] == "dicece"]["Betti0"].str.contains("<").any()  # the baseline is never marked
+    assert not table[table["loss"] == "dice_ce"]["Betti0"].str.contains("<").any()  # the baseline is never marked
     values = study_frame(frame).query("loss == 'cldice' and group == 'ID'").groupby("case_id")["betti0_error"].mean()
     assert cldice_id["Betti0"] == f"<b>{values.mean():.2f} ± {values.std(ddof=1):.2f}</b>"
 
 
 def test_training_costs_per_loss(tmp_path):
-    for run, seconds, rss in (("unet.dicece.accurate.large.plain.s0", 10.0, 500.0), ("unet.dicece.accurate.large.plain.s1", 14.0, 520.0),
+    for run, seconds, rss in (("unet.dice_ce.accurate.large.plain.s0", 10.0, 500.0), ("unet.dice_ce.accurate.large.plain.s1", 14.0, 520.0),
                               ("unet.cldice.accurate.large.plain.s0", 30.0, 610.0)):
         (tmp_path / f"{run}.tsv").write_text(f"s\th:m:s\tmax_rss\n{seconds}\t0:00:10\t{rss}\n")
     costs = training_costs(sorted(tmp_path.glob("*.tsv")))
-    assert costs.loc["dicece", "runs"] == 2 and costs.loc["dicece", "mean time (s)"] == 12.0
-    assert costs.loc["cldice", "peak memory (MB)"] == 610.0 and costs.loc["dicece", "peak memory (MB)"] == 520.0
-    (tmp_path / "unet.dicece.accurate.large.plain.s2.tsv").write_text("not a benchmark\n")
+    assert costs.loc["dice_ce", "runs"] == 2 and costs.loc["dice_ce", "mean time (s)"] == 12.0
+    assert costs.loc["cldice", "peak memory (MB)"] == 610.0 and costs.loc["dice_ce", "peak memory (MB)"] == 520.0
+    (tmp_path / "unet.dice_ce.accurate.large.plain.s2.tsv").write_text("not a benchmark\n")
     with pytest.raises(InputError, match="not a Snakemake benchmark file"):
         training_costs(sorted(tmp_path.glob("*.tsv")))
     with pytest.raises(InputError, match="not a Snakemake benchmark file"):
-        training_costs([tmp_path / "unet.dicece.accurate.large.plain.s9.tsv"])  # missing
+        training_costs([tmp_path / "unet.dice_ce.accurate.large.plain.s9.tsv"])  # missing
 
 
 def test_best_run_has_fewest_betti_errors_then_highest_dice():
@@ -104,12 +104,12 @@ def test_photo_sources():
 
 def test_photo_command_segments_the_brick_photo_with_the_best_run(tmp_path, dataset_2d, make_config):
     config = make_config({"photo": {"source": "skimage:brick", "scale": 0.1}})
-    run = "unet.dicece.accurate.large.plain.s0"
+    run = "unet.dice_ce.accurate.large.plain.s0"
     model = train(config, dataset_2d, run, tmp_path / run, show_progress=False)
     result = segment_photo(model, load_photo("skimage:brick"), scale=0.1, rot90=1, threshold=0.5, device="cpu")
     assert result.image.shape == (3, 51, 51) and result.mask.shape == (51, 51)
     metrics = tmp_path / "metrics.csv"
-    row = {"run_id": run, "model": "unet", "loss": "dicece", "label_type": "accurate", "training_set": "large", "framework": "plain",
+    row = {"run_id": run, "model": "unet", "loss": "dice_ce", "label_type": "accurate", "training_set": "large", "framework": "plain",
            "seed": 0, "case_id": "001", "split": "test", "group": "indistr", "reference": "accurate",
            "dice": 0.5, "betti0_error": 1.0, "betti1_error": 2.0}
     pd.DataFrame([row]).to_csv(metrics, index=False)
@@ -128,7 +128,7 @@ def test_study_target_adds_the_photo_and_the_training_costs_to_the_report(tmp_pa
     counts = job_counts(result.stdout)
     assert counts["photo"] == 1 and counts["report"] == 1 and counts["study"] == 1
     report = result.stdout.split("segpipe report")[1].split("\n")[0]
-    assert "--input train_benchmarks=results/benchmarks/train/unet.dicece.accurate.large.plain.s0.tsv" in report
+    assert "--input train_benchmarks=results/benchmarks/train/unet.dice_ce.accurate.large.plain.s0.tsv" in report
     assert "--input photo=results/photo" in report
 
 
@@ -139,11 +139,11 @@ def test_large_grids_plot_configurations_or_losses_and_show_one_settings_example
     many = pd.concat([frame.assign(run_id=frame["run_id"] + f"x{k}", seed=frame["seed"] + 2 * k) for k in range(4)])
     by_configuration, series, meaning = plotted_series(many, ["dice"])  # 16 runs, 2 configurations
     assert series == "configuration" and set(by_configuration["configuration"]) == {
-        "unet.dicece.accurate.large.plain", "unet.cldice.accurate.large.plain"} and "averaged over seeds" in meaning
+        "unet.dice_ce.accurate.large.plain", "unet.cldice.accurate.large.plain"} and "averaged over seeds" in meaning
     settings = pd.concat([many.assign(label_type=f"type{k}") for k in range(7)])  # 14 configurations
     assert plotted_series(settings, ["dice"])[1] == "loss"
-    runs = [f"unet.{loss}.{label}.large.{framework}.s{seed}" for loss in ("dicece", "cldice", "skelrecall")
+    runs = [f"unet.{loss}.{label}.large.{framework}.s{seed}" for loss in ("dice_ce", "cldice", "skeleton_recall")
             for label in ("noisy", "accurate") for framework in ("plain", "random_hue") for seed in (0, 1)]
-    assert shown_runs(runs) == ["unet.cldice.accurate.large.plain.s0", "unet.dicece.accurate.large.plain.s0",
-                                "unet.skelrecall.accurate.large.plain.s0"]
+    assert shown_runs(runs) == ["unet.cldice.accurate.large.plain.s0", "unet.dice_ce.accurate.large.plain.s0",
+                                "unet.skeleton_recall.accurate.large.plain.s0"]
     assert shown_runs(runs[:4]) == sorted(runs[:4])

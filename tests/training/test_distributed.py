@@ -31,10 +31,10 @@ from segpipe.networks.model_file import load_model
 from segpipe.training.batches import BatchSource, SamplingSettings, make_training_case
 from segpipe.training.segmentation import train
 
-RUN = "unet.dicece.accurate.large.plain.s0"
+RUN = "unet.dice_ce.accurate.large.plain.s0"
 #: 12 iterations of 4 samples, checkpoints after 5 and 10, validation after 6 and 12.
 SETTINGS = {"train": {"batch_size": 4, "iterations": 12, "checkpoint_every": 5, "validate_every": 6}}
-LOG_VALUES = ["loss", "loss_dicece", "lr"]
+LOG_VALUES = ["loss", "loss_dice_ce", "lr"]
 
 
 def two_process_config(path: Path) -> Path:

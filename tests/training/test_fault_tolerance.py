@@ -32,7 +32,7 @@ from segpipe.training.checkpoint import list_checkpoints
 
 REPO = Path(__file__).resolve().parents[2]
 SMOKE = REPO / "tests" / "configs" / "smoke.yaml"
-RUN = "unet.dicece.accurate.large.plain.s0"
+RUN = "unet.dice_ce.accurate.large.plain.s0"
 ITERATIONS, CHECKPOINT_EVERY = 200, 10
 TIMEOUT_S = 180
 

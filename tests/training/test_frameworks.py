@@ -59,13 +59,13 @@ def test_random_hue_batches_change_colours_only():
 
 
 def test_settings_replace_the_product_of_label_types_sets_and_frameworks():
-    grid = {"losses": ["dicece", "cldice"], "label_types": ["accurate"], "training_sets": ["large"],
+    grid = {"losses": ["dice_ce", "cldice"], "label_types": ["accurate"], "training_sets": ["large"],
             "frameworks": ["plain"], "seeds": [0, 1],
             "settings": [{"label_type": "noisy", "training_set": "large", "framework": "self_distillation"},
                          {"label_type": "accurate", "training_set": "small", "framework": "plain"}]}
     runs = [spec.run_id for spec in expand_grid(grid, "unet")]
-    assert runs[:4] == ["unet.dicece.noisy.large.self_distillation.s0", "unet.dicece.noisy.large.self_distillation.s1",
-                        "unet.dicece.accurate.small.plain.s0", "unet.dicece.accurate.small.plain.s1"]
+    assert runs[:4] == ["unet.dice_ce.noisy.large.self_distillation.s0", "unet.dice_ce.noisy.large.self_distillation.s1",
+                        "unet.dice_ce.accurate.small.plain.s0", "unet.dice_ce.accurate.small.plain.s1"]
     assert len(runs) == 8
     assert len(expand_grid({**grid, "settings": []}, "unet")) == 4  # losses x product x seeds
 
@@ -74,46 +74,46 @@ def test_teacher_is_the_plain_run_and_part_of_the_students_settings(make_config)
     config = make_config()
     assert teacher_run("unet.cldice.noisy.small.self_distillation.s3") == "unet.cldice.noisy.small.plain.s3"
     assert teacher_run("unet.cldice.noisy.small.random_hue.s3") is None
-    student = training_settings(config, "unet.dicece.accurate.large.self_distillation.s0")
-    assert student["teacher"] == training_settings(config, "unet.dicece.accurate.large.plain.s0")
-    assert "random_hue" not in training_settings(config, "unet.dicece.accurate.large.plain.s0")["train"]
-    assert "random_hue" in training_settings(config, "unet.dicece.accurate.large.random_hue.s0")["train"]
+    student = training_settings(config, "unet.dice_ce.accurate.large.self_distillation.s0")
+    assert student["teacher"] == training_settings(config, "unet.dice_ce.accurate.large.plain.s0")
+    assert "random_hue" not in training_settings(config, "unet.dice_ce.accurate.large.plain.s0")["train"]
+    assert "random_hue" in training_settings(config, "unet.dice_ce.accurate.large.random_hue.s0")["train"]
 
 
 def test_random_hue_needs_rgb_images(tmp_path, dataset_3d, make_config):
     with pytest.raises(ConfigError, match="recolours RGB images"):
-        train(make_config(), dataset_3d, "unet.dicece.accurate.large.random_hue.s0", tmp_path, show_progress=False)
+        train(make_config(), dataset_3d, "unet.dice_ce.accurate.large.random_hue.s0", tmp_path, show_progress=False)
 
 
 def test_self_distillation_needs_exactly_its_teacher(tmp_path, dataset_2d, make_config):
-    with pytest.raises(ConfigError, match="--teacher RUN_DIR/model.pt of run 'unet.dicece.accurate.large.plain.s0'"):
-        train(make_config(), dataset_2d, "unet.dicece.accurate.large.self_distillation.s0", tmp_path, show_progress=False)
+    with pytest.raises(ConfigError, match="--teacher RUN_DIR/model.pt of run 'unet.dice_ce.accurate.large.plain.s0'"):
+        train(make_config(), dataset_2d, "unet.dice_ce.accurate.large.self_distillation.s0", tmp_path, show_progress=False)
     with pytest.raises(ConfigError, match="drop --teacher"):
-        train(make_config(), dataset_2d, "unet.dicece.accurate.large.plain.s0", tmp_path, teacher=tmp_path / "t.pt",
+        train(make_config(), dataset_2d, "unet.dice_ce.accurate.large.plain.s0", tmp_path, teacher=tmp_path / "t.pt",
               show_progress=False)
 
 
 def test_student_trains_on_the_teachers_thresholded_predictions(tmp_path, dataset_2d, make_config):
     config = make_config()
-    teacher = train(config, dataset_2d, "unet.dicece.accurate.large.plain.s0", tmp_path / "teacher", show_progress=False)
+    teacher = train(config, dataset_2d, "unet.dice_ce.accurate.large.plain.s0", tmp_path / "teacher", show_progress=False)
     image = np.random.default_rng(0).normal(size=(3, 40, 48)).astype(np.float32)
     network, info = load_model(teacher)
     probability = predict_probability(network, image, info.network, patch_size=info.patch_size, device=torch.device("cpu"))
     (labels,) = _teacher_labels(teacher, [image], 0.5, torch.device("cpu"))
     assert labels.dtype == np.uint8 and np.array_equal(labels, probability >= 0.5)
-    student = train(config, dataset_2d, "unet.dicece.accurate.large.self_distillation.s0", tmp_path / "student",
+    student = train(config, dataset_2d, "unet.dice_ce.accurate.large.self_distillation.s0", tmp_path / "student",
                     teacher=teacher, show_progress=False)
-    assert load_model(student)[1].run_id == "unet.dicece.accurate.large.self_distillation.s0"
+    assert load_model(student)[1].run_id == "unet.dice_ce.accurate.large.self_distillation.s0"
 
 
 def test_workflow_trains_the_teacher_before_its_student(tmp_path):
     config = yaml.safe_load(SMOKE.read_text())
-    config["experiments"] = {**config.get("experiments", {}), "losses": ["dicece"], "seeds": [0],
+    config["experiments"] = {**config.get("experiments", {}), "losses": ["dice_ce"], "seeds": [0],
                              "settings": [{"label_type": "accurate", "training_set": "large", "framework": "self_distillation"},
                                           {"label_type": "accurate", "training_set": "small", "framework": "random_hue"}]}
     (tmp_path / "study.yaml").write_text(yaml.safe_dump(config))
     result = snakemake(tmp_path, "-n", "-p", "train", configfile=tmp_path / "study.yaml")
     assert result.returncode == 0, result.stderr
     assert job_counts(result.stdout)["train_run"] == 3  # the two runs and the teacher
-    student = next(line for line in result.stdout.splitlines() if "--run unet.dicece.accurate.large.self_distillation.s0" in line)
-    assert "--teacher results/runs/unet.dicece.accurate.large.plain.s0/model.pt" in student
+    student = next(line for line in result.stdout.splitlines() if "--run unet.dice_ce.accurate.large.self_distillation.s0" in line)
+    assert "--teacher results/runs/unet.dice_ce.accurate.large.plain.s0/model.pt" in student

@@ -9,9 +9,9 @@ from betti_reference import reference_loss
 from loss_cases import logits_for, make_loss, tubes, value
 
 from segpipe.errors import ConfigError
+from segpipe.topology import betti_matching, betti_matching_loss
 from segpipe.training.losses import TermContext, build_loss
 from segpipe.training.losses.betti_matching import matching_losses
-from segpipe.topology import betti_matching, betti_matching_loss
 
 
 def random_pair(rng: np.random.Generator, batch: int, shape: tuple[int, ...], binary: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -44,7 +44,7 @@ def test_value_is_the_formula_on_the_reference_matching(reference, filtration, s
     for _ in range(3):
         probability, target = random_pair(rng, 3, shape, binary)
         logits = logits_for(probability, "sigmoid")
-        loss = make_loss("bettimatching", "sigmoid", len(shape), filtration=filtration, connectivity="face",
+        loss = make_loss("betti_matching", "sigmoid", len(shape), filtration=filtration, connectivity="face",
                          normalisation="none")  # the reference's construction and sum
         ours = float(value(loss, logits, target))
         seen = torch.sigmoid(logits)  # exactly the probabilities the term computes with
@@ -57,11 +57,11 @@ def test_hand_computed_value():
     # component born at 0.6 and dying at 0.3 has no partner: (0.3 - 0.6)^2 = 0.09.
     probability = torch.tensor([[[[0.9, 0.2, 0.8, 0.3, 0.6]]]])
     target = torch.tensor([[[[1.0, 0.0, 1.0, 0.0, 0.0]]]])
-    loss = make_loss("bettimatching", normalisation="none")
+    loss = make_loss("betti_matching", normalisation="none")
     assert float(value(loss, logits_for(probability, "sigmoid"), target)) == pytest.approx(0.25, abs=1e-6)
-    weighted = make_loss("bettimatching", matched_weight=2.0, unmatched_weight=0.5, normalisation="none")
+    weighted = make_loss("betti_matching", matched_weight=2.0, unmatched_weight=0.5, normalisation="none")
     assert float(value(weighted, logits_for(probability, "sigmoid"), target)) == pytest.approx(0.32 + 0.045, abs=1e-6)
-    per_voxel = make_loss("bettimatching")  # the default: divided by the 5 voxels of the patch
+    per_voxel = make_loss("betti_matching")  # the default: divided by the 5 voxels of the patch
     assert float(value(per_voxel, logits_for(probability, "sigmoid"), target)) == pytest.approx(0.25 / 5, abs=1e-7)
 
 
@@ -73,7 +73,7 @@ def test_per_voxel_normalisation_keeps_the_weight_of_a_pattern_across_patch_size
     big_label, big_noisy = (torch.tile(x, (1, 1, 2, 2)) for x in (tile, noisy))
     values = {}
     for normalisation in ("none", "per_voxel"):
-        loss = make_loss("bettimatching", normalisation=normalisation)
+        loss = make_loss("betti_matching", normalisation=normalisation)
         small = float(value(loss, logits_for(noisy, "sigmoid"), tile))
         big = float(value(loss, logits_for(big_noisy, "sigmoid"), big_label))
         values[normalisation] = big / small
@@ -86,7 +86,7 @@ def test_weights_scale_the_matched_and_unmatched_parts():
     logits = logits_for(probability, "sigmoid")
 
     def at(matched, unmatched):
-        return float(value(make_loss("bettimatching", matched_weight=matched, unmatched_weight=unmatched), logits, target))
+        return float(value(make_loss("betti_matching", matched_weight=matched, unmatched_weight=unmatched), logits, target))
 
     matched, unmatched = at(1.0, 0.0), at(0.0, 1.0)
     assert matched > 0 and unmatched > 0
@@ -98,7 +98,7 @@ def test_weights_scale_the_matched_and_unmatched_parts():
 @pytest.mark.parametrize("relative", [False, True])
 def test_options_match_the_topology_engine_loss(connectivity, relative):
     probability, target = random_pair(np.random.default_rng(4), 2, (6, 9, 7), binary=True)
-    loss = make_loss("bettimatching", "sigmoid", 3, connectivity=connectivity, relative=relative)
+    loss = make_loss("betti_matching", "sigmoid", 3, connectivity=connectivity, relative=relative)
     ours = float(value(loss, logits_for(probability, "sigmoid"), target))
     expected = []
     for p, t in zip(probability[:, 0].double().numpy(), target[:, 0].double().numpy()):
@@ -108,16 +108,16 @@ def test_options_match_the_topology_engine_loss(connectivity, relative):
 
 
 def test_connectivity_defaults_to_the_runs_which_the_metrics_count():
-    assert make_loss("bettimatching").terms["bettimatching"].connectivity == "full"
+    assert make_loss("betti_matching").terms["betti_matching"].loss.connectivity == "full"
     face_run = TermContext("sigmoid", 2, "accurate", connectivity="face")
-    loss = build_loss("x", {"x": {"terms": [{"name": "bettimatching"}]}}, face_run)
-    assert loss.terms["bettimatching"].connectivity == "face"
+    loss = build_loss("x", {"x": {"terms": [{"name": "betti_matching"}]}}, face_run)
+    assert loss.terms["betti_matching"].loss.connectivity == "face"
 
 
 def test_gradient_reaches_only_the_birth_and_death_voxels():
     probability, target = random_pair(np.random.default_rng(5), 1, (12, 12), binary=True)
     logits = logits_for(probability, "sigmoid").requires_grad_()
-    value(make_loss("bettimatching"), logits, target).backward()
+    value(make_loss("betti_matching"), logits, target).backward()
     matching = betti_matching(probability[0, 0].double().numpy(), target[0, 0].numpy())
     voxels = {
         tuple(row)
@@ -142,13 +142,13 @@ def test_matching_losses_of_patches_in_a_batch_are_independent():
 def test_thread_count_does_not_change_the_value():
     probability, target = random_pair(np.random.default_rng(7), 4, (16, 16), binary=True)
     logits = logits_for(probability, "sigmoid")
-    one = float(value(make_loss("bettimatching", threads=1), logits, target))
-    assert float(value(make_loss("bettimatching", threads=2), logits, target)) == one
+    one = float(value(make_loss("betti_matching", threads=1), logits, target))
+    assert float(value(make_loss("betti_matching", threads=2), logits, target)) == one
 
 
 def test_a_prediction_equal_to_the_label_has_no_loss():
     labels = tubes(np.random.default_rng(8), 2, (20, 24))
-    assert float(value(make_loss("bettimatching", filtration="both"), logits_for(labels.clamp(1e-6, 1 - 1e-6), "sigmoid"), labels)) < 1e-6
+    assert float(value(make_loss("betti_matching", filtration="both"), logits_for(labels.clamp(1e-6, 1 - 1e-6), "sigmoid"), labels)) < 1e-6
 
 
 @pytest.mark.parametrize("options, key", [
@@ -159,4 +159,4 @@ def test_a_prediction_equal_to_the_label_has_no_loss():
 ])
 def test_bad_options_name_the_key(options, key):
     with pytest.raises(ConfigError, match=rf"'losses\.test\.terms\[0\]\.{key}'"):
-        make_loss("bettimatching", **options)
+        make_loss("betti_matching", **options)

@@ -13,8 +13,8 @@ from segpipe.config import validate_config
 from segpipe.datasets.cases import PreprocessedCase, load_case
 from segpipe.errors import ConfigError, InputError
 from segpipe.io.images import Geometry, write_image
-from segpipe.training.losses import Progress, TermContext, build_loss
 from segpipe.preprocessing.preprocess import distance_map_key, preprocess_dataset, signed_distance_map
+from segpipe.training.losses import Progress, TermContext, build_loss
 
 
 def test_signed_distance_map_by_hand():
@@ -79,7 +79,7 @@ def test_preprocess_stores_a_distance_map_per_label_type_with_spacing(tmp_path):
 
 
 def test_config_requires_distance_maps_for_an_experiment_with_the_boundary_term():
-    losses = {"dicece": {"terms": [{"name": "dicece"}]}, "bnd": {"terms": [{"name": "dicece"}, {"name": "boundary"}]}}
+    losses = {"dice_ce": {"terms": [{"name": "dice_ce"}]}, "bnd": {"terms": [{"name": "dice_ce"}, {"name": "boundary"}]}}
     validate_config({"losses": losses})  # defined but not used by an experiment: fine
     with pytest.raises(ConfigError, match=r"'losses\.bnd'.*boundary term.*'preprocess\.distance_maps: true'"):
         validate_config({"losses": losses, "experiments": {"losses": ["bnd"]}})
@@ -88,7 +88,7 @@ def test_config_requires_distance_maps_for_an_experiment_with_the_boundary_term(
 
 def test_kervadec_schedule_from_config():
     terms = [
-        {"name": "dicece", "weight": {"start": 1.0, "end": 0.01, "shape": "step", "steps": 99}},
+        {"name": "dice_ce", "weight": {"start": 1.0, "end": 0.01, "shape": "step", "steps": 99}},
         {"name": "boundary", "weight": {"start": 0.0, "end": 0.99, "shape": "step", "steps": 99}},
     ]
     config = validate_config({"losses": {"kervadec": {"terms": terms}}, "experiments": {"losses": ["kervadec"]},
@@ -100,5 +100,5 @@ def test_kervadec_schedule_from_config():
     logits = torch.randn(1, 1, 6, 6)
     for iteration, region, boundary in ((1, 1.0, 0.0), (500, 0.51, 0.49), (1000, 0.01, 0.99)):
         result = loss(logits, batch, Progress(iteration, 1000))
-        assert result.weights == pytest.approx({"dicece": region, "boundary": boundary})
-        assert float(result.total) == pytest.approx(region * result.terms["dicece"] + boundary * result.terms["boundary"], rel=1e-5, abs=1e-7)
+        assert result.weights == pytest.approx({"dice_ce": region, "boundary": boundary})
+        assert float(result.total) == pytest.approx(region * result.terms["dice_ce"] + boundary * result.terms["boundary"], rel=1e-5, abs=1e-7)

@@ -13,8 +13,8 @@ from packaging.version import Version
 from skimage.draw import disk
 
 from segpipe.errors import ConfigError
-from segpipe.training.losses import TermContext, build_loss
 from segpipe.preprocessing.preprocess import largest_radius
+from segpipe.training.losses import TermContext, build_loss
 
 
 def test_monai_is_at_least_1_6_and_one_channel_cldice_has_a_gradient():

@@ -31,7 +31,7 @@ def _one_thread():
 
 def minimum(name: str, batch: dict[str, torch.Tensor]) -> float:
     """The smallest value the term can take on ``batch``."""
-    if name == "skelrecall":
+    if name == "skeleton_recall":
         return -1.0
     if name == "boundary":  # p = 1 exactly where the distance is negative
         return float(batch["boundary_sdm"].clamp(max=0).mean())

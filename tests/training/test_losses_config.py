@@ -54,9 +54,9 @@ def test_bad_schedules_name_the_key(weight, message):
 
 
 def test_scheduled_weights_reach_the_composite_loss():
-    losses = {"x": {"terms": [{"name": "dicece", "weight": {"start": 1.0, "end": 0.0}}, {"name": "ce", "weight": 2.0}]}}
+    losses = {"x": {"terms": [{"name": "dice_ce", "weight": {"start": 1.0, "end": 0.0}}, {"name": "ce", "weight": 2.0}]}}
     loss = build_loss("x", losses, TermContext("sigmoid", 2, "accurate"))
-    assert loss._weights["dicece"](Progress(50, 100)) == pytest.approx(0.5)
+    assert loss._weights["dice_ce"](Progress(50, 100)) == pytest.approx(0.5)
     with pytest.raises(ConfigError, match=r"'losses\.x\.terms\[0\]\.weight\.shape'"):
         build_loss("x", {"x": {"terms": [{"name": "dice", "weight": {"start": 0, "end": 1, "shape": "x"}}]}},
                    TermContext("sigmoid", 2, "accurate"))
@@ -64,12 +64,12 @@ def test_scheduled_weights_reach_the_composite_loss():
 
 #: One bad option per term, and the key the schema reports.
 BAD_OPTIONS = [
-    ({"name": "dicece", "smooth": 0}, "smooth"),
+    ({"name": "dice_ce", "smooth": 0}, "smooth"),
     ({"name": "dice", "batch": "yes"}, "batch"),
     ({"name": "ce", "smooth": 1.0}, None),
     ({"name": "cldice", "iterations": "max"}, "iterations"),
-    ({"name": "skelrecall", "tube_radius": -1}, "tube_radius"),
-    ({"name": "bettimatching", "filtration": "upper"}, "filtration"),
+    ({"name": "skeleton_recall", "tube_radius": -1}, "tube_radius"),
+    ({"name": "betti_matching", "filtration": "upper"}, "filtration"),
     ({"name": "mip", "axes": 4}, "axes"),
     ({"name": "boundary", "sigma": 1}, None),
 ]
@@ -79,7 +79,7 @@ BAD_OPTIONS = [
 def test_schema_rejects_a_bad_option_of_every_term_naming_the_key(term, key):
     options = set(term) - {"name"}
     with pytest.raises(ConfigError) as error:
-        validate_config({"losses": {"dicece": {"terms": [{"name": "dicece"}]}, "bad": {"terms": [term]}}})
+        validate_config({"losses": {"dice_ce": {"terms": [{"name": "dice_ce"}]}, "bad": {"terms": [term]}}})
     text = str(error.value)
     if key is None:  # an option the term does not have
         (unknown,) = options
@@ -90,30 +90,30 @@ def test_schema_rejects_a_bad_option_of_every_term_naming_the_key(term, key):
 
 def test_every_term_is_in_the_schema_and_bad_options_are_tested():
     assert sorted({term["name"] for term, _ in BAD_OPTIONS}) == term_names()
-    config = validate_config({"losses": {"dicece": {"terms": [{"name": name} for name in term_names()]}},
+    config = validate_config({"losses": {"dice_ce": {"terms": [{"name": name} for name in term_names()]}},
                               "preprocess": {"distance_maps": True}})
-    filled = {term["name"]: term for term in config["losses"]["dicece"]["terms"]}
+    filled = {term["name"]: term for term in config["losses"]["dice_ce"]["terms"]}
     assert filled["cldice"]["iterations"] == "auto" and filled["mip"]["axes"] == "all"
-    assert filled["bettimatching"]["threads"] is None and filled["skelrecall"]["tube_radius"] == 2
+    assert filled["betti_matching"]["threads"] is None and filled["skeleton_recall"]["tube_radius"] == 2
     # the defaults the schema fills in are the terms' own
-    build_loss("dicece", config["losses"], TermContext("sigmoid", 3, "accurate", FINGERPRINT))
+    build_loss("dice_ce", config["losses"], TermContext("sigmoid", 3, "accurate", FINGERPRINT))
 
 
 def test_schema_checks_weight_schedules():
     def check(weight):
-        return validate_config({"losses": {"dicece": {"terms": [{"name": "dicece", "weight": weight}]}}})
+        return validate_config({"losses": {"dice_ce": {"terms": [{"name": "dice_ce", "weight": weight}]}}})
 
-    assert check({"start": 0, "end": 1})["losses"]["dicece"]["terms"][0]["weight"]["shape"] == "linear"
+    assert check({"start": 0, "end": 1})["losses"]["dice_ce"]["terms"][0]["weight"]["shape"] == "linear"
     for bad in ({"start": 0}, {"start": 0, "end": 1, "until": 5}, {"start": 0, "end": 1, "unit": "iterations"},
                 {"start": 0, "end": 1, "shape": "wave"}, -0.5):
-        with pytest.raises(ConfigError, match=r"losses\.dicece\.terms\.0\.weight"):
+        with pytest.raises(ConfigError, match=r"losses\.dice_ce\.terms\.0\.weight"):
             check(bad)
 
 
 def test_example_losses_in_config_yaml_build_and_leave_the_default_grid_alone():
     config = load_config(ROOT / "config.yaml")
-    assert config["experiments"]["losses"] == ["dicece"]
-    assert {"cldice", "skelrecall", "bettimatching", "mip", "boundary"} <= set(config["losses"])
+    assert config["experiments"]["losses"] == ["dice_ce"]
+    assert {"cldice", "skeleton_recall", "betti_matching", "mip", "boundary"} <= set(config["losses"])
     for name in config["losses"]:
         build_loss(name, config["losses"], TermContext("sigmoid", 2, "accurate", FINGERPRINT))
     with pytest.raises(ConfigError, match="preprocess.distance_maps"):

@@ -7,8 +7,8 @@ import pytest
 import torch
 from loss_cases import PROGRESS, batch_for, confident, logits_for, make_loss, value
 
-from segpipe.training.batches import BatchSource, SamplingSettings, make_training_case
 from segpipe.errors import ConfigError
+from segpipe.training.batches import BatchSource, SamplingSettings, make_training_case
 from segpipe.training.losses import TermContext, build_loss
 from segpipe.training.losses.mip import axis_key, target_key
 
@@ -95,12 +95,12 @@ def test_rotated_samples_are_projected_along_their_rotated_axis(shape):
 
 
 def test_spockmip_total_is_two_weighted_terms():
-    losses = {"spockmip": {"terms": [{"name": "dicece", "weight": 0.7}, {"name": "mip", "weight": 0.3}]}}
+    losses = {"spockmip": {"terms": [{"name": "dice_ce", "weight": 0.7}, {"name": "mip", "weight": 0.3}]}}
     loss = build_loss("spockmip", losses, TermContext("sigmoid", 2, "accurate"))
     label = torch.zeros(2, 1, 8, 8)
     label[:, :, 4, 1:7] = 1
     result = loss(torch.randn(2, 1, 8, 8), batch_for(loss, label), PROGRESS)
-    assert float(result.total) == pytest.approx(0.7 * result.terms["dicece"] + 0.3 * result.terms["mip"], rel=1e-6)
+    assert float(result.total) == pytest.approx(0.7 * result.terms["dice_ce"] + 0.3 * result.terms["mip"], rel=1e-6)
 
 
 @pytest.mark.parametrize("options, key", [

@@ -8,8 +8,8 @@ import torch
 from loss_cases import logits_for, make_loss, tubes, value
 from scipy import ndimage
 
-from segpipe.training.batches import BatchSource, SamplingSettings, make_training_case
 from segpipe.errors import ConfigError
+from segpipe.training.batches import BatchSource, SamplingSettings, make_training_case
 from segpipe.training.losses.skeleton_recall import TUBE_KEY, skeleton, skeleton_tube
 
 
@@ -44,20 +44,20 @@ def test_hand_computed_value():
     probability = torch.full_like(label, 0.25)
     probability[0, 0, 4] = 0.9  # outside the tube: no effect on recall
     for output in ("sigmoid", "softmax"):
-        assert float(value(make_loss("skelrecall", output), logits_for(probability, output), label)) == pytest.approx(-2.75 / 8, abs=1e-6)
+        assert float(value(make_loss("skeleton_recall", output), logits_for(probability, output), label)) == pytest.approx(-2.75 / 8, abs=1e-6)
 
 
 def test_batch_recall_pools_the_samples():
     labels = tubes(np.random.default_rng(0), 3, (20, 20))
     probability = torch.rand(3, 1, 20, 20).clamp(0.01, 0.99)
-    loss = make_loss("skelrecall", batch=True, smooth=1e-3)
+    loss = make_loss("skeleton_recall", batch=True, smooth=1e-3)
     tube = torch.stack([torch.from_numpy(skeleton_tube(label[0].numpy(), 2))[None] for label in labels])
     expected = -((probability * tube).sum() + 1e-3) / (tube.sum() + 1e-3)
     assert float(value(loss, logits_for(probability, "sigmoid"), labels)) == pytest.approx(float(expected), rel=1e-5)
 
 
 def test_data_loader_computes_the_tube_of_each_augmented_patch():
-    loss = make_loss("skelrecall", "sigmoid", 3)
+    loss = make_loss("skeleton_recall", "sigmoid", 3)
     label = tubes(np.random.default_rng(1), 1, (20, 24, 24))[0, 0].numpy()
     case = make_training_case("a", np.zeros((1, *label.shape), np.float32), label, {}, (16, 16, 16))
     source = BatchSource([case], SamplingSettings(3, (16, 16, 16)), (16, 16, 16), seed=0, sample_hook=loss.sample_extras)
@@ -71,4 +71,4 @@ def test_data_loader_computes_the_tube_of_each_augmented_patch():
 def test_bad_options_name_the_key(options):
     (key,) = options
     with pytest.raises(ConfigError, match=rf"'losses\.test\.terms\[0\]\.{key}'"):
-        make_loss("skelrecall", **options)
+        make_loss("skeleton_recall", **options)

@@ -79,7 +79,7 @@ def test_betti_matching_descent_ends_without_errors_in_2d(topomortar):
     for seed, label in enumerate(crops):
         logits = perturbed(label, seed)
         before.append(errors(logits, label))
-        after.append(int(betti_matching_error(descend("bettimatching", label, logits, 200), label).sum()))
+        after.append(int(betti_matching_error(descend("betti_matching", label, logits, 200), label).sum()))
     assert min(before) > 10  # the perturbation makes many errors
     assert after == [0] * len(crops)
 
@@ -88,7 +88,7 @@ def test_betti_matching_descent_ends_without_errors_in_3d():
     for seed, label in enumerate(t[0].numpy() for t in tubes(np.random.default_rng(6), 3, (12, 12, 12))):
         logits = perturbed(label, seed)
         assert errors(logits, label) > 10
-        assert betti_matching_error(descend("bettimatching", label, logits, 200), label).sum() == 0
+        assert betti_matching_error(descend("betti_matching", label, logits, 200), label).sum() == 0
 
 
 @pytest.mark.parametrize("options", [{"connectivity": "face"}, {"relative": True}])
@@ -96,7 +96,7 @@ def test_other_topology_than_the_metrics_leaves_errors_they_count(topomortar, op
     """Descent with the reference's connectivity, or relative to the patch border (border pieces join
     the frame, so breaks near the border cost nothing), reaches its own minimum but not the metrics'."""
     crops = real_crops(topomortar, 6, 48, seed=1)
-    left = [int(betti_matching_error(descend("bettimatching", label, perturbed(label, seed), 200, **options),
+    left = [int(betti_matching_error(descend("betti_matching", label, perturbed(label, seed), 200, **options),
                                      label).sum()) for seed, label in enumerate(crops)]
     assert min(left) > 0
 
@@ -128,4 +128,4 @@ def test_skeleton_recall_descent_closes_breaks(topomortar):
             logits[max(0, y - 2) : y + 3, max(0, x - 2) : x + 3] = -4.0  # a 5 x 5 gap across the mortar
         logits = torch.from_numpy(logits).float()[None, None]
         assert errors(logits, label) > 0
-        assert betti_matching_error(descend("skelrecall", label, logits, 300), label)[0] == 0
+        assert betti_matching_error(descend("skeleton_recall", label, logits, 300), label)[0] == 0

@@ -23,12 +23,12 @@ from segpipe.training.segmentation import train
 ITERATIONS = 40
 #: Loss definitions trained here, and the log column that must fall.
 LOSSES = {
-    "dicece": ([{"name": "dicece"}], "dicece"),
-    "cldice": ([{"name": "dicece"}, {"name": "cldice", "weight": 0.5}], "cldice"),
-    "skelrecall": ([{"name": "dicece"}, {"name": "skelrecall"}], "skelrecall"),
-    "bettimatching": ([{"name": "dicece"}, {"name": "bettimatching", "weight": 40.0}], "bettimatching"),
-    "mip": ([{"name": "dicece", "weight": 0.7}, {"name": "mip", "weight": 0.3}], "mip"),
-    "boundary": ([{"name": "dicece", "weight": {"start": 1.0, "end": 0.5}},
+    "dice_ce": ([{"name": "dice_ce"}], "dice_ce"),
+    "cldice": ([{"name": "dice_ce"}, {"name": "cldice", "weight": 0.5}], "cldice"),
+    "skeleton_recall": ([{"name": "dice_ce"}, {"name": "skeleton_recall"}], "skeleton_recall"),
+    "betti_matching": ([{"name": "dice_ce"}, {"name": "betti_matching", "weight": 40.0}], "betti_matching"),
+    "mip": ([{"name": "dice_ce", "weight": 0.7}, {"name": "mip", "weight": 0.3}], "mip"),
+    "boundary": ([{"name": "dice_ce", "weight": {"start": 1.0, "end": 0.5}},
                   {"name": "boundary", "weight": {"start": 0.0, "end": 0.5}}], "boundary"),
 }
 

@@ -25,10 +25,10 @@ from segpipe.networks.model_file import load_model
 from segpipe.training.batches import BatchSource, SamplingSettings, make_training_case
 from segpipe.training.checkpoint import list_checkpoints, save_checkpoint
 from segpipe.training.losses import LossTerm, Progress, TermContext, build_loss, register_term
-from segpipe.training.losses.registry import _TERMS
+from segpipe.training.losses.registry import TERMS
 from segpipe.training.segmentation import train
 
-RUN = "unet.dicece.accurate.large.plain.s0"
+RUN = "unet.dice_ce.accurate.large.plain.s0"
 
 
 @pytest.fixture
@@ -45,9 +45,9 @@ def test_train_writes_log_and_model(tmp_path, dataset_2d, make_config, one_threa
     model_path = train(config, dataset_2d, RUN, tmp_path, show_progress=False)
     assert model_path == tmp_path / "model.pt"
     log = pd.read_csv(tmp_path / "train_log.csv")
-    assert list(log.columns) == ["iteration", "loss", "loss_dicece", "lr", "seconds", "val_dice"]
+    assert list(log.columns) == ["iteration", "loss", "loss_dice_ce", "lr", "seconds", "val_dice"]
     assert log["iteration"].tolist() == list(range(1, 13))
-    assert np.allclose(log["loss"], log["loss_dicece"])  # one term of weight 1
+    assert np.allclose(log["loss"], log["loss_dice_ce"])  # one term of weight 1
     assert log["lr"].iloc[0] == pytest.approx(0.01) and log["lr"].is_monotonic_decreasing  # poly decay
     assert log["val_dice"].notna().tolist() == [i in (6, 12) for i in range(1, 13)]
     assert log["val_dice"].dropna().between(0, 1).all() and (log["seconds"] > 0).all()
@@ -62,7 +62,7 @@ def test_train_writes_log_and_model(tmp_path, dataset_2d, make_config, one_threa
 def test_softmax_whole_image_3d(tmp_path, dataset_3d, make_config, one_thread):
     config = make_config({"train": {"output": "softmax", "patch_size": None, "iterations": 3, "validate_every": None,
                                     "network": {"name": "dynunet"}, "lr_schedule": "cosine", "optimizer": "sgd"}})
-    train(config, dataset_3d, "unet.dicece.noisy.small.plain.s1", tmp_path, show_progress=False)
+    train(config, dataset_3d, "dynunet.dice_ce.noisy.small.plain.s1", tmp_path, show_progress=False)
     network, info = load_model(tmp_path / "model.pt")
     assert (info.network.dimensions, info.network.in_channels, info.network.out_channels) == (3, 1, 2)
     assert info.patch_size is None and info.label_type == "noisy"
@@ -76,12 +76,12 @@ def test_softmax_matches_sigmoid_on_equivalent_logits():
     logits = torch.randn(2, 1, 8, 8)
     label = (torch.rand(2, 1, 8, 8) > 0.5).float()
     batch, progress = {"label": label}, Progress(1, 10)
-    losses = {"mix": {"terms": [{"name": "dicece"}, {"name": "dice", "weight": 2.0}, {"name": "ce", "weight": 0.5}]}}
+    losses = {"mix": {"terms": [{"name": "dice_ce"}, {"name": "dice", "weight": 2.0}, {"name": "ce", "weight": 0.5}]}}
     sigmoid = build_loss("mix", losses, TermContext("sigmoid", 2, "accurate"))(logits, batch, progress)
     softmax = build_loss("mix", losses, TermContext("softmax", 2, "accurate"))(torch.cat([torch.zeros_like(logits), logits], 1), batch, progress)
     assert sigmoid.terms == pytest.approx(softmax.terms, rel=1e-5)
-    assert float(sigmoid.total) == pytest.approx(sigmoid.terms["dicece"] + 2 * sigmoid.terms["dice"] + 0.5 * sigmoid.terms["ce"], rel=1e-6)
-    assert sigmoid.weights == {"dicece": 1.0, "dice": 2.0, "ce": 0.5}
+    assert float(sigmoid.total) == pytest.approx(sigmoid.terms["dice_ce"] + 2 * sigmoid.terms["dice"] + 0.5 * sigmoid.terms["ce"], rel=1e-6)
+    assert sigmoid.weights == {"dice_ce": 1.0, "dice": 2.0, "ce": 0.5}
 
 
 def test_loss_definition_errors():
@@ -125,13 +125,13 @@ def probe_term():
     register_term(_ExtrasProbe)
     _ExtrasProbe.seen = []
     yield _ExtrasProbe
-    del _TERMS[_ExtrasProbe.name]
+    TERMS.unregister(_ExtrasProbe.name)
 
 
 def test_loss_extras_hooks_reach_the_batch(tmp_path, dataset_2d, make_config, probe_term, one_thread):
     config = make_config({"train": {"iterations": 3, "validate_every": None}})
     # the schema lists the built-in terms only: add the test's term after validation
-    config["losses"]["probe"] = {"terms": [{"name": "dicece"}, {"name": "test_extras_probe", "weight": 0.0, "factor": 3.0}]}
+    config["losses"]["probe"] = {"terms": [{"name": "dice_ce"}, {"name": "test_extras_probe", "weight": 0.0, "factor": 3.0}]}
     train(config, dataset_2d, "unet.probe.accurate.large.plain.s0", tmp_path, show_progress=False)
     assert [batch["progress"] for batch in probe_term.seen] == [Progress(i, 3) for i in (1, 2, 3)]
     for batch in probe_term.seen:
@@ -139,7 +139,7 @@ def test_loss_extras_hooks_reach_the_batch(tmp_path, dataset_2d, make_config, pr
         assert torch.equal(batch["probe_case"], batch["label"] * 3.0)  # cropped and flipped like the label
         assert torch.equal(batch["probe_sample"][:, 0], batch["label"].sum(dim=(1, 2, 3)))
     log = pd.read_csv(tmp_path / "train_log.csv")
-    assert "loss_test_extras_probe" in log.columns and np.allclose(log["loss"], log["loss_dicece"])
+    assert "loss_test_extras_probe" in log.columns and np.allclose(log["loss"], log["loss_dice_ce"])
 
 
 def _cases(shape=(30, 34), count=3, density=0.03):
@@ -235,10 +235,10 @@ def test_changed_training_data_is_not_resumed(tmp_path, dataset_2d, make_config,
 @pytest.mark.parametrize(
     ("run", "overrides", "message"),
     [
-        ("dicece.accurate.large", {}, "malformed run identifier"),
-        ("unet.dicece.accurate.large.fancy.s0", {}, "framework 'fancy'"),
+        ("dice_ce.accurate.large", {}, "malformed run identifier"),
+        ("unet.dice_ce.accurate.large.fancy.s0", {}, "framework 'fancy'"),
         ("unet.other.accurate.large.plain.s0", {}, "loss 'other' is not defined"),
-        ("unet.dicece.accurate.medium.plain.s0", {}, "training set 'medium'"),
+        ("unet.dice_ce.accurate.medium.plain.s0", {}, "training set 'medium'"),
         (RUN, {"train": {"patch_size": [15, 16]}}, "not divisible by 4"),
         (RUN, {"train": {"patch_size": [16, 16, 16]}}, "has 3 values but the images are 2-D"),
         (RUN, {"train": {"network": {"strides": [2]}}}, "one stride per down-sampling step"),
@@ -257,7 +257,7 @@ def test_label_type_missing_from_manifest(tmp_path, dataset_2d, config_file, cap
     manifest.label_types = ["accurate"]
     narrowed = manifest.save(dataset_2d.parent / "narrowed_manifest.json")
     status = main(["train", "--config", str(config_file()), "--manifest", str(narrowed),
-                   "--run", "unet.dicece.pseudo.large.plain.s0", "--out", str(tmp_path), "--threads", "1"])
+                   "--run", "unet.dice_ce.pseudo.large.plain.s0", "--out", str(tmp_path), "--threads", "1"])
     assert status == 2 and "trains on 'pseudo' labels, but the manifest has only accurate" in capsys.readouterr().err
 
 

@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_default_config_is_valid_and_gets_defaults():
     config = load_config(REPO / "config.yaml")
     assert config["train"]["output"] == "sigmoid"  # not in config.yaml: filled from the schema
-    assert config["experiments"]["losses"] == ["dicece"]
+    assert config["experiments"]["losses"] == ["dice_ce"]
 
 
 @pytest.mark.parametrize(

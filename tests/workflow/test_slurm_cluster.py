@@ -100,7 +100,7 @@ def test_failing_job_is_reported_and_rerun_keeps_finished_jobs(slurm_cluster: Lo
 
 
 SMOKE = REPO / "tests" / "configs" / "smoke.yaml"
-SMOKE_RUN = "unet.dicece.accurate.large.plain.s0"
+SMOKE_RUN = "unet.dice_ce.accurate.large.plain.s0"
 #: "Job 3 has been submitted with SLURM jobid 17 (log: .../rule_train_run/...)."
 SUBMISSION = re.compile(r"SLURM jobid (\d+) \(log: \S*/rule_(\w+)/")
 

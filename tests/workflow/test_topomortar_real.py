@@ -74,7 +74,7 @@ def test_preset_runs_end_to_end_on_real_images(topomortar, tmp_path):
     overrides = {
         "results_dir": "results", "dataset": {"path": str(dataset)},
         "train": {"iterations": 4, "batch_size": 2, "validate_every": None, "checkpoint_every": 2},
-        "experiments": {"losses": ["dicece", "bettimatching"]},
+        "experiments": {"losses": ["dice_ce", "betti_matching"]},
     }
     (tmp_path / "overrides.yaml").write_text(yaml.safe_dump(overrides))
     result = snakemake(tmp_path, "--cores", "2", "all", "--configfile", str(REPO / "config" / "topomortar.yaml"),
@@ -96,5 +96,5 @@ def test_preset_runs_end_to_end_on_real_images(topomortar, tmp_path):
     assert sorted(metrics["case_id"].astype(str).str.zfill(3).unique()) == SUBSET["test"]
     assert {"dice", "hd95", "betti0_error", "betti1_error", "betti_matching1_error"} <= set(metrics.columns)
     assert metrics[["dice", "betti0_error"]].notna().all().all()
-    mask = read_image(next((results / "runs").glob("dicece.*/predictions/071_mask.png"))).array
+    mask = read_image(next((results / "runs").glob("dice_ce.*/predictions/071_mask.png"))).array
     assert mask.shape[1:] == (512, 512) and set(np.unique(mask)) <= {0, 255}  # scored on the original grid

@@ -18,7 +18,7 @@ from workflow_helpers import REPO, job_counts, snakemake
 from segpipe.config import validate_config
 
 PRESET = REPO / "config" / "vessels3d.yaml"
-LOSSES = ("dicece", "mip_z", "mip_all", "cldice", "bettimatching")
+LOSSES = ("dice_ce", "mip_z", "mip_all", "cldice", "betti_matching")
 
 #: Sizes small enough for a test; everything else is the preset's.
 TINY = {
@@ -69,7 +69,7 @@ def test_tiny_preset_runs_to_evaluated_predictions_with_the_input_affine(tmp_pat
     assert result.returncode == 0, result.stderr[-5000:]
     results = tmp_path / "results"
     run = results / "runs" / "unet.mip_z.accurate.large.plain.s0"
-    assert {"loss_dicece", "loss_mip"} <= set(pd.read_csv(run / "train_log.csv").columns)
+    assert {"loss_dice_ce", "loss_mip"} <= set(pd.read_csv(run / "train_log.csv").columns)
     data = results / "data" / "vessels"
     tests = [case for case in json.loads((data / "dataset.json").read_text())["cases"] if case["split"] == "test"]
     metrics = pd.read_csv(run / "metrics.csv", dtype={"case_id": str}).set_index("case_id")

@@ -8,7 +8,7 @@ from workflow_helpers import SMOKE, job_counts, snakemake
 
 from segpipe.config import config_snapshot_path
 
-SMOKE_RUNS = ("unet.dicece.accurate.large.plain.s0",)
+SMOKE_RUNS = ("unet.dice_ce.accurate.large.plain.s0",)
 
 
 def test_dry_run_of_all_lists_every_stage(tmp_path):

@@ -12,7 +12,7 @@ from workflow_helpers import REPO, job_counts, snakemake
 
 DECODE_SMOKE = REPO / "tests" / "configs" / "decode_smoke.yaml"
 ORGANS = ("right_lung", "left_lung", "heart")
-UNET_RUNS = tuple(f"unet.dicece.{organ}.large.plain.s0" for organ in ORGANS)
+UNET_RUNS = tuple(f"unet.dice_ce.{organ}.large.plain.s0" for organ in ORGANS)
 HYBRIDGNET_RUNS = tuple(f"hybridgnet.landmarks.{organ}.large.plain.s0" for organ in ORGANS)
 STAGES = {"synth_chest": 1, "train_landmarks": 1, "decode_landmarks": 1, "evaluate_decode": 1, "decode_preprocess": 1,
           "decode_train_unet": 3, "decode_predict_unet": 3, "decode_evaluate": 6, "decode_report": 1, "decode": 1}

@@ -27,8 +27,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from segpipe.errors import ConfigError
 from segpipe.evaluation.metrics.settings import MetricSettings
+from segpipe.utilities.registry import Registry
 
 T = TypeVar("T")
 
@@ -133,7 +133,8 @@ class Metric:
         return values
 
 
-_METRICS: dict[str, Metric] = {}
+#: Every metric, by its ``evaluate.metrics`` name.
+METRICS: Registry[Metric] = Registry("metric", key="evaluate.metrics")
 
 
 def register_metric(
@@ -161,10 +162,8 @@ def register_metric(
     """
 
     def decorator(function: Callable[[CaseInputs], float | dict[str, float]]) -> Callable[[CaseInputs], float | dict[str, float]]:
-        if name in _METRICS:
-            raise ValueError(f"metric {name!r} is registered twice")
-        _METRICS[name] = Metric(
-            name, function, tuple(columns) if columns else (name,), needs_probability, higher_is_better, empty_rule
+        METRICS.register(name)(
+            Metric(name, function, tuple(columns) if columns else (name,), needs_probability, higher_is_better, empty_rule)
         )
         return function
 
@@ -173,7 +172,7 @@ def register_metric(
 
 def metric_names() -> list[str]:
     """Names of all registered metrics."""
-    return sorted(_METRICS)
+    return METRICS.names()
 
 
 def get_metric(name: str) -> Metric:
@@ -184,14 +183,12 @@ def get_metric(name: str) -> Metric:
     ConfigError
         If no metric has that name.
     """
-    if name not in _METRICS:
-        raise ConfigError(f"'evaluate.metrics' names {name!r}, which is not a metric; known: {', '.join(metric_names())}")
-    return _METRICS[name]
+    return METRICS.get(name)
 
 
 def metric_of_column(column: str) -> Metric | None:
     """The registered metric that fills CSV column ``column``, or ``None``."""
-    return next((metric for metric in _METRICS.values() if column in metric.columns), None)
+    return next((metric for _, metric in METRICS.items() if column in metric.columns), None)
 
 
 def compute_metrics(names: Iterable[str], inputs: CaseInputs, *, threads: int = 1) -> dict[str, float]:

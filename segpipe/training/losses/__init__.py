@@ -3,20 +3,25 @@
 Importing this package registers the built-in terms; see :mod:`segpipe.training.losses.registry` for the
 term interface and :func:`build_loss` for turning a ``losses.<name>`` definition into a loss.
 
-=================  ==========================================  =====================================
-term               module                                      extras (computed on the CPU)
-=================  ==========================================  =====================================
-``dicece``         :mod:`segpipe.training.losses.region`                none
-``dice``, ``ce``   :mod:`segpipe.training.losses.region`                none
-``cldice``         :mod:`segpipe.training.losses.cldice`                none (iterations from the fingerprint)
-``skelrecall``     :mod:`segpipe.training.losses.skeleton_recall`       tubed skeleton per augmented sample
-``bettimatching``  :mod:`segpipe.training.losses.betti_matching`        none (matching on a thread pool)
-``mip``            :mod:`segpipe.training.losses.mip`                   whole-volume label projections per case
-``boundary``       :mod:`segpipe.training.losses.boundary`              signed distance map from preprocessing
-=================  ==========================================  =====================================
+Each term wraps a plain loss module ``loss(input, target)`` in MONAI's manner (MONAI's ``DiceCELoss``,
+``SoftclDiceLoss``; ours: :class:`BettiMatchingLoss`, :class:`SkeletonRecallLoss`), usable without the
+registry.
+
+===================  =============================================  ======================================
+term                 module                                         extras (computed on the CPU)
+===================  =============================================  ======================================
+``dice_ce``          :mod:`segpipe.training.losses.region`          none
+``dice``, ``ce``     :mod:`segpipe.training.losses.region`          none
+``cldice``           :mod:`segpipe.training.losses.cldice`          none (iterations from the fingerprint)
+``skeleton_recall``  :mod:`segpipe.training.losses.skeleton_recall` tubed skeleton per augmented sample
+``betti_matching``   :mod:`segpipe.training.losses.betti_matching`  none (matching on a thread pool)
+``mip``              :mod:`segpipe.training.losses.mip`             whole-volume label projections per case
+``boundary``         :mod:`segpipe.training.losses.boundary`        signed distance map from preprocessing
+===================  =============================================  ======================================
 """
 
 from segpipe.training.losses import betti_matching, boundary, cldice, mip, region, skeleton_recall  # noqa: F401  (register terms)
+from segpipe.training.losses.betti_matching import BettiMatchingLoss
 from segpipe.training.losses.registry import (
     CompositeLoss,
     LossTerm,
@@ -26,5 +31,6 @@ from segpipe.training.losses.registry import (
     term_names,
 )
 from segpipe.training.losses.schedules import Progress
+from segpipe.training.losses.skeleton_recall import SkeletonRecallLoss
 
-__all__ = ["CompositeLoss", "LossTerm", "Progress", "TermContext", "build_loss", "register_term", "term_names"]
+__all__ = ["BettiMatchingLoss", "SkeletonRecallLoss", "CompositeLoss", "LossTerm", "Progress", "TermContext", "build_loss", "register_term", "term_names"]

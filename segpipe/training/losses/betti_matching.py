@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 from segpipe.networks.factory import foreground_probability
-from segpipe.topology import CONNECTIVITIES, BettiMatching, betti_matching_batch
+from segpipe.topology import CONNECTIVITIES, DEFAULT_CONNECTIVITY, BettiMatching, betti_matching_batch
 from segpipe.training.losses.options import OptionError, choice, flag, integer, number
 from segpipe.training.losses.registry import LossTerm, Progress, TermContext, register_term
 
@@ -140,36 +140,88 @@ def matching_losses(
     return losses
 
 
+class BettiMatchingLoss(torch.nn.Module):
+    """Betti matching loss (Stucki et al. 2023) of a probability map against a binary target.
+
+    A plain module in MONAI's manner, ``loss(input, target)``; :class:`BettiMatchingTerm` puts it
+    in the loss registry.
+
+    Parameters
+    ----------
+    filtration
+        ``"superlevel"`` (foreground enters first, the loss of Stucki et al.), ``"sublevel"``
+        (background first), or ``"both"`` (the mean of the two).
+    connectivity
+        ``"full"`` (foreground 8-/26-connected, as the metrics count) or ``"face"`` (4-/6-connected).
+    normalisation
+        ``"per_voxel"``: the sum over bars divided by the voxels of the patch, so that the weight
+        does not depend on the patch size; ``"none"``: the sum (Stucki et al.).
+    relative
+        Homology relative to the patch border (the border treated as foreground).
+    matched_weight, unmatched_weight
+        Weights of the matched pairs' term and of the unmatched bars' term (of both inputs).
+    threads
+        Threads of the matching thread pool; None: the CPUs available to the process.
+    """
+
+    def __init__(
+        self,
+        *,
+        filtration: str = "superlevel",
+        connectivity: str = DEFAULT_CONNECTIVITY,
+        normalisation: str = "per_voxel",
+        relative: bool = False,
+        matched_weight: float = 1.0,
+        unmatched_weight: float = 1.0,
+        threads: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.filtrations = ("superlevel", "sublevel") if filtration == "both" else (filtration,)
+        self.connectivity = connectivity
+        self.normalisation = normalisation
+        self.relative = relative
+        self.matched_weight = matched_weight
+        self.unmatched_weight = unmatched_weight
+        self.threads = threads
+
+    def matchings(self, probability: torch.Tensor, label: torch.Tensor, filtration: str) -> list[BettiMatching]:
+        """Betti matchings of every sample of ``(B, *spatial)`` tensors, computed on the CPU."""
+        return betti_matching_batch(
+            list(probability.detach().cpu().numpy()), list(label.detach().cpu().numpy()),
+            threads=self.threads, filtration=filtration, connectivity=self.connectivity, relative=self.relative,
+        )
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Mean loss over the samples (and filtrations) of ``(B, 1, *spatial)`` probabilities and targets."""
+        probability, label = input[:, 0], target[:, 0]
+        losses = [
+            matching_losses(
+                probability, label, self.matchings(probability, label, filtration),
+                matched_weight=self.matched_weight, unmatched_weight=self.unmatched_weight,
+            )
+            for filtration in self.filtrations
+        ]
+        mean = torch.cat(losses).mean()
+        return mean / probability[0].numel() if self.normalisation == "per_voxel" else mean
+
+
 @register_term
 class BettiMatchingTerm(LossTerm):
-    """Betti matching loss between the foreground probability and the label.
+    """The loss-registry term ``betti_matching``: :class:`BettiMatchingLoss` of the foreground probability.
 
     Parameters
     ----------
     context
-        Run facts (output mode).
-    filtration
-        ``"superlevel"`` (default; foreground enters first, the loss of Stucki et al.),
-        ``"sublevel"`` (background first), or ``"both"`` (the mean of the two).
+        Run facts (output mode; the run's ``connectivity``).
+    filtration, normalisation, relative, matched_weight, unmatched_weight
+        As :class:`BettiMatchingLoss` (defaults ``superlevel``, ``per_voxel``, false, 1, 1).
     connectivity
-        ``"full"`` (foreground 8-/26-connected) or ``"face"`` (4-/6-connected); None (default):
-        the run's ``connectivity``, the one the metrics count.
-    normalisation
-        ``"per_voxel"`` (default): the sum over bars divided by the voxels of the patch, so that
-        the weight does not depend on the patch size; ``"none"``: the sum (Stucki et al.).
-    relative
-        Homology relative to the patch border, with the border treated as foreground (a frame of
-        the first filtration value around both inputs): structures cut by the patch border are
-        not counted as separate components.
-    matched_weight
-        Weight of the matched pairs' term.
-    unmatched_weight
-        Weight of the unmatched bars' term (of both inputs).
+        ``"full"`` or ``"face"``; None (default): the run's ``connectivity``, the one the metrics count.
     threads
         Threads of the matching thread pool; null: the CPUs available to the process.
     """
 
-    name = "bettimatching"
+    name = "betti_matching"
 
     def __init__(
         self,
@@ -184,33 +236,18 @@ class BettiMatchingTerm(LossTerm):
         threads: Any = None,
     ) -> None:
         super().__init__(context)
-        self.filtrations = ("superlevel", "sublevel") if choice("filtration", filtration, FILTRATIONS) == "both" else (filtration,)
-        self.connectivity = context.connectivity if connectivity is None else choice("connectivity", connectivity, CONNECTIVITIES)
-        self.normalisation = choice("normalisation", normalisation, NORMALISATIONS)
-        self.relative = flag("relative", relative)
-        self.matched_weight = number("matched_weight", matched_weight)
-        self.unmatched_weight = number("unmatched_weight", unmatched_weight)
         if threads is not None and not isinstance(threads, int):
             raise OptionError("threads", f"is {threads!r}", fix="give a positive integer, or null for all CPUs")
-        self.threads = None if threads is None else integer("threads", threads, minimum=1)
-
-    def matchings(self, probability: torch.Tensor, label: torch.Tensor, filtration: str) -> list[BettiMatching]:
-        """Betti matchings of every sample of ``(B, *spatial)`` tensors, computed on the CPU."""
-        return betti_matching_batch(
-            list(probability.detach().cpu().numpy()), list(label.detach().cpu().numpy()),
-            threads=self.threads, filtration=filtration, connectivity=self.connectivity, relative=self.relative,
+        self.loss = BettiMatchingLoss(
+            filtration=choice("filtration", filtration, FILTRATIONS),
+            connectivity=context.connectivity if connectivity is None else choice("connectivity", connectivity, CONNECTIVITIES),
+            normalisation=choice("normalisation", normalisation, NORMALISATIONS),
+            relative=flag("relative", relative),
+            matched_weight=number("matched_weight", matched_weight),
+            unmatched_weight=number("unmatched_weight", unmatched_weight),
+            threads=None if threads is None else integer("threads", threads, minimum=1),
         )
 
     def forward(self, logits: torch.Tensor, batch: Mapping[str, torch.Tensor], progress: Progress) -> torch.Tensor:
-        """Mean Betti matching loss over the samples (and filtrations), per voxel unless ``normalisation: none``."""
-        probability = foreground_probability(logits, self.context.output)[:, 0]
-        label = batch["label"][:, 0]
-        losses = [
-            matching_losses(
-                probability, label, self.matchings(probability, label, filtration),
-                matched_weight=self.matched_weight, unmatched_weight=self.unmatched_weight,
-            )
-            for filtration in self.filtrations
-        ]
-        mean = torch.cat(losses).mean()
-        return mean / probability[0].numel() if self.normalisation == "per_voxel" else mean
+        """:class:`BettiMatchingLoss` of the foreground probability against the label."""
+        return self.loss(foreground_probability(logits, self.context.output), batch["label"])

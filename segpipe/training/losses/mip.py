@@ -17,7 +17,7 @@ it and records it (``mip_axis__<a>``), so the prediction of that sample is proje
 axis as its label.
 
 SPOCKMIP's total loss ``0.7 x volume loss + 0.3 x MIP loss`` is two weighted terms, e.g.
-``[{name: dicece, weight: 0.7}, {name: mip, weight: 0.3}]``.
+``[{name: dice_ce, weight: 0.7}, {name: mip, weight: 0.3}]``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Region losses from MONAI: Dice + cross-entropy (``dicece``), Dice (``dice``), cross-entropy (``ce``).
+"""Region losses from MONAI: Dice + cross-entropy (``dice_ce``), Dice (``dice``), cross-entropy (``ce``).
 
 With a sigmoid output the single channel is the foreground; with a softmax output the label is
 one-hot encoded and, unless ``include_background`` is set, Dice is computed on the foreground
@@ -66,7 +66,7 @@ class _MonaiDiceTerm(LossTerm):
 class DiceCETerm(_MonaiDiceTerm):
     """MONAI ``DiceCELoss``: soft Dice plus (binary) cross-entropy, equally weighted."""
 
-    name = "dicece"
+    name = "dice_ce"
     monai_loss = DiceCELoss
 
 

@@ -5,9 +5,9 @@ A loss definition in the configuration is a list of weighted terms::
     losses:
       cldice_mix:
         terms:
-          - {name: dicece, weight: 1.0}
+          - {name: dice_ce, weight: 1.0}
           - {name: cldice, weight: 0.5, iterations: 10}   # extra keys are the term's options
-          - {name: bettimatching, weight: {start: 0.0, end: 0.1, until: 0.5}}   # a scheduled weight
+          - {name: betti_matching, weight: {start: 0.0, end: 0.1, until: 0.5}}   # a scheduled weight
 
 A weight is a non-negative number or a schedule of training progress
 (:mod:`segpipe.training.losses.schedules`). Each term is a :class:`LossTerm` subclass registered with :func:`register_term`. A term
@@ -42,6 +42,7 @@ from segpipe.errors import ConfigError
 from segpipe.topology.connectivity import DEFAULT_CONNECTIVITY
 from segpipe.training.losses.options import OptionError
 from segpipe.training.losses.schedules import Progress, weight_schedule
+from segpipe.utilities.registry import Registry
 
 #: Batch keys every batch has: ``image`` (B, C, *spatial) and ``label`` (B, 1, *spatial) in {0, 1}.
 BASE_KEYS = ("image", "label")
@@ -139,27 +140,25 @@ class LossTerm(torch.nn.Module):
         raise NotImplementedError
 
 
-_TERMS: dict[str, type[LossTerm]] = {}
+#: Every loss term, by the name that loss definitions give it (``losses.<loss>.terms[].name``).
+TERMS: Registry[type[LossTerm]] = Registry("loss term", key="losses.<loss>.terms[].name")
 
 
 def register_term(cls: type[LossTerm]) -> type[LossTerm]:
     """Class decorator: make ``cls`` available under ``cls.name`` in loss definitions."""
     if not cls.name:
         raise ValueError(f"{cls.__qualname__} must set a non-empty 'name'")
-    if cls.name in _TERMS and _TERMS[cls.name] is not cls:
-        raise ValueError(f"loss term {cls.name!r} is registered twice ({_TERMS[cls.name].__qualname__}, {cls.__qualname__})")
-    _TERMS[cls.name] = cls
-    return cls
+    return TERMS.register(cls.name)(cls)
 
 
 def term_names() -> list[str]:
     """Names of all registered terms."""
-    return sorted(_TERMS)
+    return TERMS.names()
 
 
 def term_options(name: str) -> dict[str, Any]:
     """The options of term ``name`` with their defaults."""
-    parameters = list(inspect.signature(_TERMS[name].__init__).parameters.values())[2:]  # skip self, context
+    parameters = list(inspect.signature(TERMS.get(name).__init__).parameters.values())[2:]  # skip self, context
     return {p.name: p.default for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
 
 
@@ -268,7 +267,7 @@ def build_loss(name: str, losses: Mapping[str, Any], context: TermContext) -> Co
         where = f"losses.{name}.terms[{index}]"
         spec = dict(spec)
         term_name = spec.pop("name")
-        if term_name not in _TERMS:
+        if term_name not in TERMS:
             raise ConfigError(f"'{where}.name' is {term_name!r}; registered terms: {', '.join(term_names())}")
         weight = weight_schedule(spec.pop("weight", 1.0), where=where)
         allowed = term_options(term_name)
@@ -279,7 +278,7 @@ def build_loss(name: str, losses: Mapping[str, Any], context: TermContext) -> Co
                 fix=f"allowed options: {', '.join(sorted(allowed)) or '(none)'}",
             )
         try:
-            term = _TERMS[term_name](context, **spec)
+            term = TERMS.get(term_name)(context, **spec)
         except OptionError as error:
             raise ConfigError(f"'{where}.{error.option}' {error.problem}", fix=error.fix) from error
         seen[term_name] = seen.get(term_name, 0) + 1

@@ -14,7 +14,7 @@ jumps (``shape: step``; one step switches from ``start`` to ``end`` at ``until``
 counts iterations, not epochs: a per-epoch schedule of ``E`` epochs is ``shape: step, steps: E``.
 
 Kervadec et al.'s boundary loss schedule (the region weight falls while the boundary weight rises)
-is two schedules, e.g. ``dicece`` with ``{start: 1.0, end: 0.01, shape: step, steps: 99}`` and
+is two schedules, e.g. ``dice_ce`` with ``{start: 1.0, end: 0.01, shape: step, steps: 99}`` and
 ``boundary`` with ``{start: 0.0, end: 0.99, shape: step, steps: 99}``.
 """
 

@@ -73,9 +73,36 @@ def skeleton_tube(label: np.ndarray, radius: int) -> np.ndarray:
     return (tube & mask).astype(np.float32)
 
 
+class SkeletonRecallLoss(torch.nn.Module):
+    """Skeleton Recall (Kirchhoff et al. 2024): negative soft recall of a probability map on a tubed skeleton.
+
+    A plain module in MONAI's manner, ``loss(input, target)`` with ``target`` the tubed skeleton of
+    the label (:func:`skeleton_tube`); :class:`SkeletonRecallTerm` puts it in the loss registry.
+
+    Parameters
+    ----------
+    batch
+        Compute one recall over the whole batch instead of one per sample.
+    smooth
+        Added to numerator and denominator of the recall.
+    """
+
+    def __init__(self, *, batch: bool = False, smooth: float = 1.0) -> None:
+        super().__init__()
+        self.batch = batch
+        self.smooth = smooth
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Negative soft recall of ``(B, 1, *spatial)`` probabilities on the tube, averaged over the batch."""
+        tube = target.to(input.dtype)
+        axes = tuple(range(0 if self.batch else 1, input.ndim))
+        recall = ((input * tube).sum(axes) + self.smooth) / (tube.sum(axes) + self.smooth)
+        return -recall.mean()
+
+
 @register_term
 class SkeletonRecallTerm(LossTerm):
-    """Negative soft recall of the foreground probability on the tubed skeleton of the label.
+    """The loss-registry term ``skeleton_recall``: :class:`SkeletonRecallLoss` on the tubed skeleton of the label.
 
     Parameters
     ----------
@@ -90,23 +117,18 @@ class SkeletonRecallTerm(LossTerm):
         Added to numerator and denominator of the recall.
     """
 
-    name = "skelrecall"
+    name = "skeleton_recall"
     requires = (TUBE_KEY,)
 
     def __init__(self, context: TermContext, *, tube_radius: int = 2, batch: bool = False, smooth: float = 1.0) -> None:
         super().__init__(context)
         self.tube_radius = integer("tube_radius", tube_radius)
-        self.batch = flag("batch", batch)
-        self.smooth = number("smooth", smooth, strict=True)
+        self.loss = SkeletonRecallLoss(batch=flag("batch", batch), smooth=number("smooth", smooth, strict=True))
 
     def sample_extras(self, sample: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The tubed skeleton of the sample's label, ``(1, *patch)``."""
         return {TUBE_KEY: skeleton_tube(sample["label"][0], self.tube_radius)[np.newaxis]}
 
     def forward(self, logits: torch.Tensor, batch: Mapping[str, torch.Tensor], progress: Progress) -> torch.Tensor:
-        """Negative soft recall on the tube, averaged over the batch."""
-        probability = foreground_probability(logits, self.context.output)
-        tube = batch[TUBE_KEY].to(probability.dtype)
-        axes = tuple(range(0 if self.batch else 1, probability.ndim))
-        recall = ((probability * tube).sum(axes) + self.smooth) / (tube.sum(axes) + self.smooth)
-        return -recall.mean()
+        """:class:`SkeletonRecallLoss` of the foreground probability on the tube."""
+        return self.loss(foreground_probability(logits, self.context.output), batch[TUBE_KEY])
