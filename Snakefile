@@ -10,22 +10,27 @@
 
 from pathlib import Path
 
+from snakemake.utils import validate
+
+from segpipe.config import validate_config
+
 # The default configuration beside this Snakefile (so that `snakemake -s path/to/Snakefile` works from
 # any directory); `--configfile other.yaml` is merged over it.
 configfile: Path(workflow.basedir) / "config.yaml"
+
+validate_config(config, source="snakemake config")  # clear messages: key path and allowed values
+validate(config, "workflows/schemas/config.schema.yaml")  # Snakemake's own check; fills defaults too
 
 
 # Front page of `snakemake --report results/snakemake_report.html` (outputs marked with report()).
 report: "workflows/report/workflow.rst"
 
 
-include: "workflows/rules/common.smk"
+include: "workflows/rules/segmentation.smk"
 include: "workflows/rules/data.smk"
-include: "workflows/rules/preprocess.smk"
-include: "workflows/rules/train.smk"
-include: "workflows/rules/predict.smk"
-include: "workflows/rules/evaluate.smk"
 include: "workflows/rules/report.smk"
+# Decode rules are defined for every invocation (Snakemake learns the targets only after parsing) but
+# plan nothing and write nothing unless a decode target is asked for.
 include: "workflows/rules/decode.smk"
 
 

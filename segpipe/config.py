@@ -84,7 +84,7 @@ def _describe(error: jsonschema.ValidationError) -> str:
     return f"'{key}': {error.message}"
 
 
-def validate_config(config: dict[str, Any], *, source: str = "config") -> dict[str, Any]:
+def validate_config(config: dict[str, Any], *, source: str = "config", dataset_generated: bool = False) -> dict[str, Any]:
     """Validate ``config`` in place against the schema and fill in defaults.
 
     Parameters
@@ -93,6 +93,9 @@ def validate_config(config: dict[str, Any], *, source: str = "config") -> dict[s
         Parsed configuration (modified in place: defaults are added).
     source
         Name of the configuration's origin, used in error messages.
+    dataset_generated
+        ``dataset.path`` is made by the workflow (the decode comparison's landmark data), so it
+        need not exist yet.
 
     Returns
     -------
@@ -112,7 +115,7 @@ def validate_config(config: dict[str, Any], *, source: str = "config") -> dict[s
     validator = validator_class(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
     problems = [_describe(error) for error in errors]
-    problems.extend(_semantic_problems(config, given_sections))
+    problems.extend(_semantic_problems(config, given_sections, dataset_generated))
     if problems:
         listing = "\n  - ".join(dict.fromkeys(problems))
         raise ConfigError(
@@ -123,7 +126,7 @@ def validate_config(config: dict[str, Any], *, source: str = "config") -> dict[s
     return config
 
 
-def _semantic_problems(config: dict[str, Any], given_sections: set[str]) -> list[str]:
+def _semantic_problems(config: dict[str, Any], given_sections: set[str], dataset_generated: bool = False) -> list[str]:
     """Checks that JSON schema cannot express: cross references and input paths."""
     problems: list[str] = []
     dataset = config.get("dataset", {})
@@ -131,7 +134,7 @@ def _semantic_problems(config: dict[str, Any], given_sections: set[str]) -> list
         path = dataset.get("path")
         if not path:
             problems.append("'dataset.path' must be set when 'dataset.source' is 'directory'")
-        elif not Path(path).is_dir():
+        elif not dataset_generated and not Path(path).is_dir():
             problems.append(f"'dataset.path' is {path!r}, which is not an existing directory")
     synthetic = dataset.get("synthetic", {})
     if synthetic.get("n_train_small", 0) > synthetic.get("n_train", 0):

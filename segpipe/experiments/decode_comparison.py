@@ -12,6 +12,8 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
 from typing import Any
 
 from segpipe.config import validate_config
@@ -44,42 +46,55 @@ class ComparedRun:
     run_id: str
 
 
-def comparison_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The validated configuration of the segmentation stages in the comparison.
+#: Where the segmentation side of the comparison writes its results, under ``results_dir``.
+SEGMENTATION_DIR = Path("decode") / "segmentation"
 
-    A copy of ``config`` with ``train`` replaced by ``decode.unet.train``, an experiment grid of
-    one run per organ (loss ``decode.unet.loss``, all training cases, seed ``decode.train.seed``),
-    and ``evaluate`` scoring each run against the mask of its own organ with :data:`METRICS` plus
-    ``evaluate.metrics``.
 
-    Parameters
-    ----------
-    config
-        Validated configuration.
-    """
+def comparison_experiments(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The comparison's experiment grid: one run per organ of the template (loss ``decode.unet.loss``,
+    all training cases, seed ``decode.train.seed``)."""
     decode = config["decode"]
-    derived = copy.deepcopy(dict(config))
-    derived["train"] = copy.deepcopy(decode["unet"]["train"])
-    derived["experiments"] = {
+    return {
         "losses": [decode["unet"]["loss"]],
         "label_types": list(load_template(decode["template"]).names),
         "training_sets": ["large"],
         "frameworks": ["plain"],
         "seeds": [decode["train"]["seed"]],
     }
+
+
+def comparison_config(config: Mapping[str, Any], dataset: str | PathLike[str]) -> dict[str, Any]:
+    """The validated configuration of the segmentation rules in the comparison.
+
+    A copy of ``config`` that reads the landmark dataset ``dataset`` in place, writes under
+    ``results_dir/decode/segmentation``, trains with ``decode.unet.train`` the runs of
+    :func:`comparison_experiments`, and scores each run against the mask of its own organ with
+    :data:`METRICS` plus ``evaluate.metrics``.
+
+    Parameters
+    ----------
+    config
+        Validated configuration.
+    dataset
+        The landmark dataset directory (segpipe layout; its label types include every organ).
+    """
+    derived = copy.deepcopy(dict(config))
+    derived["results_dir"] = str(Path(config["results_dir"]) / SEGMENTATION_DIR)
+    derived["dataset"] = {**derived["dataset"], "source": "directory", "path": str(dataset)}
+    derived["train"] = copy.deepcopy(config["decode"]["unet"]["train"])
+    derived["experiments"] = comparison_experiments(config)
     metrics = list(dict.fromkeys([*METRICS, *config["evaluate"]["metrics"]]))
     derived["evaluate"] = {**config["evaluate"], "label_type": None, "metrics": metrics}
-    return validate_config(derived, source="decode comparison settings (derived from decode.unet)")
+    return validate_config(derived, source="decode comparison settings (derived from decode.unet)", dataset_generated=True)
 
 
 def compared_runs(config: Mapping[str, Any]) -> list[ComparedRun]:
     """Every run of the comparison: HybridGNet's masks of each organ, then the network's runs."""
-    derived = comparison_config(config)
+    experiments = comparison_experiments(config)
     seed = config["decode"]["train"]["seed"]
-    organs = derived["experiments"]["label_types"]
-    runs = [ComparedRun(MODEL, organ, mask_run(organ, seed).run_id) for organ in organs]
-    network = derived["train"]["network"]["name"]
-    return runs + [ComparedRun(spec.model, spec.label_type, spec.run_id) for spec in expand_grid(derived["experiments"], network)]
+    runs = [ComparedRun(MODEL, organ, mask_run(organ, seed).run_id) for organ in experiments["label_types"]]
+    network = config["decode"]["unet"]["train"]["network"]["name"]
+    return runs + [ComparedRun(spec.model, spec.label_type, spec.run_id) for spec in expand_grid(experiments, network)]
 
 
 def method_name(run_id: str) -> str:

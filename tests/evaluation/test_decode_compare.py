@@ -73,7 +73,8 @@ def _config(**decode):
 def test_comparison_config_trains_one_binary_run_per_organ():
     config = validate_config({"decode": {"train": {"seed": 4}, "unet": {"train": TINY_UNET}},
                               "evaluate": {"metrics": ["hd95"]}, "train": {"iterations": 77}})
-    derived = comparison_config(config)
+    derived = comparison_config(config, dataset="chest")
+    assert derived["dataset"]["path"] == "chest" and derived["results_dir"] == "results/decode/segmentation"
     assert derived["train"]["iterations"] == 4 and derived["train"]["network"]["channels"] == [8, 16, 32]
     assert derived["train"]["optimizer"] == "adamw"  # the train section's defaults fill the rest
     assert derived["experiments"] == {"losses": ["dice_ce"], "label_types": ["right_lung", "left_lung", "heart"],
@@ -100,7 +101,7 @@ def test_comparison_settings_are_validated():
 
 def test_organ_label_types_through_train_predict_and_evaluate(chest, tmp_path):
     torch.set_num_threads(1)
-    config = comparison_config(_config())
+    config = comparison_config(_config(), dataset=chest / "data")
     manifest = chest / "preprocessed" / "manifest.json"
     scores = {}
     for organ in ("right_lung", "heart"):
@@ -125,6 +126,6 @@ def test_organ_label_types_through_train_predict_and_evaluate(chest, tmp_path):
 
 
 def test_unknown_organ_is_a_clear_error(chest, tmp_path):
-    config = comparison_config(_config())
+    config = comparison_config(_config(), dataset=chest / "data")
     with pytest.raises(InputError, match="trains on 'liver' labels"):
         train(config, chest / "preprocessed" / "manifest.json", "unet.dice_ce.liver.large.plain.s0", tmp_path, show_progress=False)

@@ -72,7 +72,7 @@ def inputs(tmp_path_factory):
     preprocess_dataset(root / "data", manifest.parent)
     dataset = read_landmark_dataset(root / "data")
     config = validate_config({"report": {"examples": 1}})
-    derived = comparison_config(config)
+    derived = comparison_config(config, dataset=root / "data")
     tests = dataset.manifest.select(split="test")
     metrics, predictions = [], []
     for run in compared_runs(config):

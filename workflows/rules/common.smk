@@ -1,20 +1,17 @@
-# Shared set-up: validate the configuration, snapshot it for the CLI, define paths and the run grid.
+# Shared set-up: snapshot the configuration for the CLI, define paths and the run grid. The configuration
+# is validated (defaults filled in) by whoever includes this file: the Snakefile, or for the decode
+# comparison's module segpipe.experiments.decode_comparison.comparison_config.
 import json
 import os
 import shlex
 import sys
 from pathlib import Path
 
-from snakemake.utils import validate
-
-from segpipe.config import config_snapshot_path, validate_config, write_config_snapshot
+from segpipe.config import config_snapshot_path, write_config_snapshot
 from segpipe.experiments.grid import expand_grid
 
 # Commands run by rules must find the `segpipe` of the interpreter that runs Snakemake.
 os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
-
-validate_config(config, source="snakemake config")  # clear messages: key path and allowed values
-validate(config, "../schemas/config.schema.yaml")   # Snakemake's own check; fills defaults too
 
 RESULTS = Path(config["results_dir"])
 LOGS = RESULTS / "logs"
@@ -29,7 +26,16 @@ BENCHMARKS = RESULTS / "benchmarks"
 # configuration change and would re-run every stage); instead each rule carries the configuration
 # section it depends on in `params:`, and Snakemake's params rerun-trigger re-runs exactly the stages
 # whose settings changed (and, through their outputs, everything downstream).
-CONFIG_SNAPSHOT = write_config_snapshot(config_snapshot_path(RESULTS / "configs", dict(config)), dict(config))
+# The snapshot is written by `configuration`, an input function of every rule that reads it: Snakemake
+# calls it when it plans a job of this workflow (dry runs included), so a workflow included as a module
+# (the decode comparison) writes nothing unless one of its jobs is asked for.
+CONFIG_SNAPSHOT = config_snapshot_path(RESULTS / "configs", dict(config))
+
+
+def configuration(wildcards):
+    """Input function of every rule: write CONFIG_SNAPSHOT (once; unchanged snapshots are left as they are)."""
+    write_config_snapshot(CONFIG_SNAPSHOT, dict(config))
+    return []
 
 
 

@@ -4,6 +4,8 @@ if config["dataset"]["source"] == "synthetic":
 
     rule data:
         """Generate the synthetic dataset (TopoMortar layout) with `segpipe synth`."""
+        input:
+            configuration,
         output:
             dataset=directory(DATASET),
         params:

@@ -3,42 +3,30 @@
 #   chest data (synthetic, a segpipe-layout dataset, or Gaggion's JSRT layout imported)
 #   -> HybridGNet: train-landmarks -> decode (landmarks + one predictions directory per organ)
 #                  -> evaluate-decode (landmark MSE vs the mean shape)
-#   -> UNet:       preprocess -> train -> predict, one binary run per organ (decode.unet)
-#   -> evaluate both methods' masks per organ with the same metrics -> results/decode/report.html
-# The segmentation stages read a configuration derived from the run's (segpipe.experiments.decode_comparison),
-# snapshotted like CONFIG_SNAPSHOT but under results/decode/configs/. Every rule carries the settings it depends on in `params:`
-# (rerun trigger), as in common.smk.
-from segpipe.experiments.grid import training_settings
+#   -> UNet: the segmentation rules themselves (segmentation.smk as the module `segmentation`, with the
+#      configuration segpipe.experiments.decode_comparison derives: one binary run per organ, results
+#      under results/decode/segmentation/) -> preprocess, train, predict, evaluate
+#   -> HybridGNet's masks scored by the same evaluate rule -> results/decode/report.html
+# Every rule carries the settings it depends on in `params:` (rerun trigger), as in common.smk.
 from segpipe.experiments.decode_comparison import comparison_config, compared_runs
 
 DECODE = RESULTS / "decode"
 DECODE_MODEL_DIR = DECODE / "model"
 DECODE_OUTPUT = DECODE / "hybridgnet"
-DECODE_UNET = DECODE / "unet"
-DECODE_MANIFEST = DECODE / "preprocessed" / "manifest.json"
 DECODE_SCORES = DECODE / "scores"
 DECODE_REPORT = DECODE / "report.html"
 DECODE_GPUS = int(config["decode"]["train"]["device"] == "cuda")
-
-COMPARISON = comparison_config(config)
-COMPARISON_SNAPSHOT = write_config_snapshot(config_snapshot_path(DECODE / "configs", COMPARISON), COMPARISON)
-COMPARED = compared_runs(config)
-# Predictions directory of every compared run: HybridGNet's come out of one decode job.
-COMPARED_PREDICTIONS = {
-    run.run_id: str(DECODE_OUTPUT / "predictions" / run.organ) if run.method == "hybridgnet"
-    else str(DECODE_UNET / run.run_id / "predictions")
-    for run in COMPARED
-}
 
 if config["decode"]["dataset"] is None:
     CHEST_DATA = RESULTS / "data" / "chest"
 
     rule synth_chest:
         """Generate the synthetic chest x-ray-like landmark dataset (clean and occluded test sets)."""
+        input:
+            configuration,
         output:
-            CHEST_DATA / "dataset.json",
+            dataset=directory(CHEST_DATA),
         params:
-            out=CHEST_DATA,
             settings=canonical({"template": config["decode"]["template"], "synthetic": config["decode"]["synthetic"]}),
         log:
             LOGS / "decode" / "synth_chest.log",
@@ -50,7 +38,7 @@ if config["decode"]["dataset"] is None:
             runtime=30,
             gpu=0,
         shell:
-            "segpipe synth chest --config {CONFIG_SNAPSHOT:q} --out {params.out:q} > {log:q} 2>&1"
+            "segpipe synth chest --config {CONFIG_SNAPSHOT:q} --out {output.dataset:q} > {log:q} 2>&1"
 
 elif (Path(config["decode"]["dataset"]) / "dataset.json").is_file():
     CHEST_DATA = Path(config["decode"]["dataset"])
@@ -62,11 +50,11 @@ else:
     rule import_landmarks:
         """Describe the JSRT-style dataset in segpipe's layout, with organ masks from its landmarks."""
         input:
-            config["decode"]["dataset"],
+            configuration,
+            source=config["decode"]["dataset"],
         output:
-            CHEST_DATA / "dataset.json",
+            dataset=directory(CHEST_DATA),
         params:
-            out=CHEST_DATA,
             template=config["decode"]["template"],
         log:
             LOGS / "decode" / "import_landmarks.log",
@@ -78,16 +66,81 @@ else:
             runtime=30,
             gpu=0,
         shell:
-            "segpipe import-landmarks --config {CONFIG_SNAPSHOT:q} --dataset {input:q} --out {params.out:q} > {log:q} 2>&1"
+            "segpipe import-landmarks --config {CONFIG_SNAPSHOT:q} --dataset {input.source:q}"
+            " --out {output.dataset:q} > {log:q} 2>&1"
 
 
-CHEST_INPUT = CHEST_DATA / "dataset.json"
+# The segmentation side: the segmentation rules under the comparison's configuration and results directory.
+COMPARISON = comparison_config(config, dataset=CHEST_DATA)
+SEGMENTATION = Path(COMPARISON["results_dir"])
+SEGMENTATION_RUN_DIR = str(SEGMENTATION / "runs" / "{run}")
+SEGMENTATION_MANIFEST = SEGMENTATION / "preprocessed" / "manifest.json"
+COMPARED = compared_runs(config)
+# Predictions directory of every compared run: HybridGNet's come out of one decode job.
+COMPARED_PREDICTIONS = {
+    run.run_id: str(DECODE_OUTPUT / "predictions" / run.organ) if run.method == "hybridgnet"
+    else SEGMENTATION_RUN_DIR.format(run=run.run_id) + "/predictions"
+    for run in COMPARED
+}
+COMPARED_METRICS = {
+    run.run_id: str(DECODE_SCORES / f"{run.run_id}.csv") if run.method == "hybridgnet"
+    else SEGMENTATION_RUN_DIR.format(run=run.run_id) + "/metrics.csv"
+    for run in COMPARED
+}
+
+
+# `snakemake -n -p` prints the commands of module rules with the main workflow's CONFIG_SNAPSHOT
+# (Snakemake formats displayed commands with the main workflow's globals); the jobs themselves run with
+# the comparison's snapshot, under results/decode/segmentation/configs/.
+module segmentation:
+    snakefile:
+        "segmentation.smk"
+    config:
+        COMPARISON
+
+
+def comparison_configuration(wildcards):
+    """Input function: write the comparison's snapshot, as the module's own rules do (common.smk)."""
+    write_config_snapshot(config_snapshot_path(SEGMENTATION / "configs", COMPARISON), COMPARISON)
+    return []
+
+
+use rule preprocess from segmentation as decode_preprocess with:
+    threads: 2
+
+
+# One thread per job: on few cores the organs (and HybridGNet) train side by side instead.
+use rule train_run from segmentation as decode_train_run with:
+    threads: 1
+
+
+use rule predict_run from segmentation as decode_predict_run with:
+    threads: 1
+
+
+use rule evaluate_run from segmentation as decode_evaluate_run with:
+    threads: 1
+
+
+use rule evaluate_run from segmentation as decode_evaluate_hybridgnet with:
+    input:
+        comparison_configuration,
+        predictions=lambda wildcards: COMPARED_PREDICTIONS[wildcards.run],
+        manifest=SEGMENTATION_MANIFEST,
+    output:
+        metrics=DECODE_SCORES / "{run}.csv",
+    log:
+        LOGS / "decode" / "evaluate" / "{run}.log",
+    benchmark:
+        BENCHMARKS / "decode" / "evaluate" / "{run}.tsv"
+    threads: 1
 
 
 rule train_landmarks:
     """Train HybridGNet; re-running a killed job resumes from its last checkpoint."""
     input:
-        dataset=CHEST_INPUT,
+        configuration,
+        dataset=CHEST_DATA,
     output:
         model=DECODE_MODEL_DIR / "model.pt",
         log=DECODE_MODEL_DIR / "train_log.csv",
@@ -114,8 +167,9 @@ rule train_landmarks:
 rule decode_landmarks:
     """Decode landmark contours and organ masks for every test image (all groups)."""
     input:
+        configuration,
         model=DECODE_MODEL_DIR / "model.pt",
-        dataset=CHEST_INPUT,
+        dataset=CHEST_DATA,
     output:
         index=DECODE_OUTPUT / "decoded.json",
         predictions=[directory(COMPARED_PREDICTIONS[run.run_id]) for run in COMPARED if run.method == "hybridgnet"],
@@ -140,9 +194,10 @@ rule decode_landmarks:
 rule evaluate_decode:
     """Score the decoded landmarks against the references and the mean-shape baseline."""
     input:
+        configuration,
         index=DECODE_OUTPUT / "decoded.json",
         model=DECODE_MODEL_DIR / "model.pt",
-        dataset=CHEST_INPUT,
+        dataset=CHEST_DATA,
     output:
         summary=DECODE_SCORES / "summary.json",
         landmarks=DECODE_SCORES / "landmarks.csv",
@@ -164,109 +219,15 @@ rule evaluate_decode:
         " --dataset {params.dataset:q} --out {params.out:q} > {log:q} 2>&1"
 
 
-rule decode_preprocess:
-    """Preprocess the landmark dataset for the segmentation pipeline (its label types include every organ)."""
-    input:
-        dataset=CHEST_INPUT,
-    output:
-        manifest=DECODE_MANIFEST,
-    params:
-        dataset=CHEST_DATA,
-        out=DECODE_MANIFEST.parent,
-        preprocess=canonical(COMPARISON["preprocess"]),  # rerun trigger
-    log:
-        LOGS / "decode" / "preprocess.log",
-    benchmark:
-        BENCHMARKS / "decode" / "preprocess.tsv"
-    threads: 2
-    resources:
-        mem_mb=4000,
-        runtime=30,
-        gpu=0,
-    shell:
-        "segpipe preprocess --config {COMPARISON_SNAPSHOT:q} --dataset {params.dataset:q} --out {params.out:q}"
-        " --threads {threads} > {log:q} 2>&1"
-
-
-rule decode_train_unet:
-    """Train the segmentation network on one organ; a killed job resumes from its last checkpoint."""
-    input:
-        manifest=DECODE_MANIFEST,
-    output:
-        model=DECODE_UNET / "{run}" / "model.pt",
-        log=DECODE_UNET / "{run}" / "train_log.csv",
-    params:
-        out=lambda wildcards: DECODE_UNET / wildcards.run,
-        settings=lambda wildcards: canonical(training_settings(COMPARISON, wildcards.run)),  # rerun trigger
-    log:
-        LOGS / "decode" / "train" / "{run}.log",
-    benchmark:
-        BENCHMARKS / "decode" / "train" / "{run}.tsv"
-    # One thread per job: on few cores the organs (and HybridGNet) train side by side instead.
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=120,
-        gpu=int(COMPARISON["train"]["device"] == "cuda"),
-    shell:
-        "segpipe train --config {COMPARISON_SNAPSHOT:q} --manifest {input.manifest:q} --run {wildcards.run}"
-        " --out {params.out:q} --threads {threads} --no-progress > {log:q} 2>&1"
-
-
-rule decode_predict_unet:
-    """Predict the test cases (clean and occluded) with one organ's network."""
-    input:
-        model=DECODE_UNET / "{run}" / "model.pt",
-        manifest=DECODE_MANIFEST,
-    output:
-        predictions=directory(DECODE_UNET / "{run}" / "predictions"),
-    params:
-        predict=canonical(COMPARISON["predict"]),  # rerun trigger
-    log:
-        LOGS / "decode" / "predict" / "{run}.log",
-    benchmark:
-        BENCHMARKS / "decode" / "predict" / "{run}.tsv"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=30,
-        gpu=int(COMPARISON["predict"]["device"] == "cuda"),
-    shell:
-        "segpipe predict --config {COMPARISON_SNAPSHOT:q} --manifest {input.manifest:q} --model {input.model:q}"
-        " --out {output.predictions:q} --threads {threads} --no-progress > {log:q} 2>&1"
-
-
-rule decode_evaluate:
-    """Score one method's masks of one organ against that organ's reference masks."""
-    input:
-        predictions=lambda wildcards: COMPARED_PREDICTIONS[wildcards.run],
-        manifest=DECODE_MANIFEST,
-    output:
-        metrics=DECODE_SCORES / "{run}.csv",
-    params:
-        evaluate=canonical(COMPARISON["evaluate"]),  # rerun trigger
-    log:
-        LOGS / "decode" / "evaluate" / "{run}.log",
-    benchmark:
-        BENCHMARKS / "decode" / "evaluate" / "{run}.tsv"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=30,
-        gpu=0,
-    shell:
-        "segpipe evaluate --config {COMPARISON_SNAPSHOT:q} --manifest {input.manifest:q}"
-        " --predictions {input.predictions:q} --out {output.metrics:q} --threads {threads} > {log:q} 2>&1"
-
-
 rule decode_report:
     """The decode report: both methods per organ, clean and occluded, landmark errors, overlays."""
     input:
-        metrics=[DECODE_SCORES / f"{run.run_id}.csv" for run in COMPARED],
+        configuration,
+        metrics=[COMPARED_METRICS[run.run_id] for run in COMPARED],
         predictions=[COMPARED_PREDICTIONS[run.run_id] for run in COMPARED],
         landmarks=DECODE_SCORES / "landmarks.csv",
         decoded=DECODE_OUTPUT / "decoded.json",
-        manifest=DECODE_MANIFEST,
+        manifest=SEGMENTATION_MANIFEST,
     output:
         report=DECODE_REPORT,
     params:

@@ -4,6 +4,7 @@
 rule evaluate_run:
     """Score one run's predictions (one CSV row per case)."""
     input:
+        configuration,
         predictions=RUN_DIR + "/predictions",
         manifest=MANIFEST,
     output:

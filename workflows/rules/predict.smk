@@ -4,6 +4,7 @@
 rule predict_run:
     """Predict the cases of `predict.splits` with one run's model."""
     input:
+        configuration,
         model=RUN_DIR + "/model.pt",
         manifest=MANIFEST,
     output:

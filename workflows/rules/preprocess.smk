@@ -4,6 +4,7 @@
 rule preprocess:
     """Preprocess the dataset into PREPROCESSED (manifest.json, fingerprint.json, cases/*.npz)."""
     input:
+        configuration,
         dataset=DATASET,
     output:
         manifest=MANIFEST,

@@ -9,6 +9,7 @@ PHOTO = [PHOTO_DIR / "photo.json"] if config["photo"]["source"] else []  # photo
 rule photo:
     """The run with the fewest Betti errors on photo.source (e.g. skimage:brick), with its mask's Betti numbers."""
     input:
+        configuration,
         metrics=expand(RUN_DIR + "/metrics.csv", run=RUNS),
         models=expand(RUN_DIR + "/model.pt", run=RUNS),
     output:
@@ -37,6 +38,7 @@ rule photo:
 rule report:
     """Summarise every run's metrics in REPORT, with METRICS, SUMMARY and TESTS beside it."""
     input:
+        configuration,
         metrics=expand(RUN_DIR + "/metrics.csv", run=RUNS),
         predictions=expand(RUN_DIR + "/predictions", run=RUNS),
         train_logs=expand(RUN_DIR + "/train_log.csv", run=RUNS),

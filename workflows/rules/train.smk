@@ -15,6 +15,7 @@ def teacher_model(wildcards):
 rule train_run:
     """Train one run; re-running a killed job resumes from its last checkpoint."""
     input:
+        configuration,
         unpack(teacher_model),
         manifest=MANIFEST,
     output:
