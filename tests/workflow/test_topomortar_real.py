@@ -84,7 +84,7 @@ def test_preset_runs_end_to_end_on_real_images(topomortar, tmp_path):
 
     results = tmp_path / "results"
     fingerprint = json.loads((results / "preprocessed" / "fingerprint.json").read_text())
-    assert fingerprint["target_spacing"] == [2.0, 2.0] and fingerprint["shapes"]["median"] == [256, 256]
+    assert fingerprint["target_spacing"] is None and fingerprint["shapes"]["median"] == [512, 512]  # native grid
     (binarised,) = fingerprint["binarised_labels"]  # test/accurate/163.png: six pixels of value 8, background
     assert binarised["file"].endswith("test/accurate/163.png")
     assert binarised["voxels_not_binary"] == 6 and binarised["to_foreground"] == 0
@@ -96,5 +96,5 @@ def test_preset_runs_end_to_end_on_real_images(topomortar, tmp_path):
     assert sorted(metrics["case_id"].astype(str).str.zfill(3).unique()) == SUBSET["test"]
     assert {"dice", "hd95", "betti0_error", "betti1_error", "betti_matching1_error"} <= set(metrics.columns)
     assert metrics[["dice", "betti0_error"]].notna().all().all()
-    mask = read_image(next((results / "runs").glob("dice_ce.*/predictions/071_mask.png"))).array
+    mask = read_image(next((results / "runs").glob("unet.dice_ce.*/predictions/071_mask.png"))).array
     assert mask.shape[1:] == (512, 512) and set(np.unique(mask)) <= {0, 255}  # scored on the original grid
