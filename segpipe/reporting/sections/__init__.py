@@ -8,6 +8,7 @@ order     section                                  module
 10        Summary                                  :mod:`~segpipe.reporting.sections.overview`
 12        Data                                     :mod:`~segpipe.reporting.sections.data`
 15        Study: one table per setting             :mod:`~segpipe.reporting.sections.study`
+16        Against the published results            :mod:`~segpipe.reporting.sections.published`
 20        Comparison with the baseline             :mod:`~segpipe.reporting.sections.overview`
 30        Metrics per group                        :mod:`~segpipe.reporting.sections.figures`
 40        Training                                 :mod:`~segpipe.reporting.sections.figures`
@@ -35,6 +36,7 @@ from segpipe.reporting.sections import (  # noqa: F401
     figures,
     overview,
     photo,
+    published,
     settings,
     study,
     topology,
