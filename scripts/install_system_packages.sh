@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages used by the tests. Idempotent: installs only what is missing.
 #   chromium                                   report rendering in headless Chromium
-#   slurmctld slurmd slurm-client munge        the one-node SLURM cluster of tests/test_slurm_cluster.py
+#   slurmctld slurmd slurm-client munge        the one-node SLURM cluster of tests/workflow/test_slurm_cluster.py
 #                                              (scripts/slurm_local_cluster.sh; no daemon is started here)
 set -euo pipefail
 packages=(chromium slurmctld slurmd slurm-client munge)

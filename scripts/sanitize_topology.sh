@@ -3,7 +3,7 @@
 # and run the topology test suite (random inputs, batches on several threads, bad input) against
 # it. Any memory error or undefined behaviour aborts the run with a report. The CUDA kernels are
 # left out (SEGPIPE_CUDA=OFF: the sanitizers do not see device code); their pipeline still runs
-# on the host (the host_kernels backend of tests/test_topology_gpu.py).
+# on the host (the host_kernels backend of tests/topology/test_topology_gpu.py).
 #
 #   bash scripts/sanitize_topology.sh [extra pytest arguments]
 #
@@ -37,8 +37,8 @@ from engine_override import load_engine
 
 engine = load_engine(os.environ["SANITIZED_ENGINE"])
 print(f"testing the sanitized engine {engine.__file__}", flush=True)
-sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", "--capture=sys", "tests/test_topology_inputs.py",
-                      "tests/test_topology_barcode.py", "tests/test_topology_matching.py",
-                      "tests/test_topology_reference.py", "tests/test_topology_batch.py",
-                      "tests/test_topology_metrics.py", "tests/test_topology_gpu.py", *sys.argv[1:]]))
+sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", "--capture=sys", "tests/topology/test_topology_inputs.py",
+                      "tests/topology/test_topology_barcode.py", "tests/topology/test_topology_matching.py",
+                      "tests/topology/test_topology_reference.py", "tests/topology/test_topology_batch.py",
+                      "tests/topology/test_topology_metrics.py", "tests/topology/test_topology_gpu.py", *sys.argv[1:]]))
 PY
