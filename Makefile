@@ -21,7 +21,7 @@ $(VENV)/.installed: $(PACKAGE_INPUTS)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first and pinned: on CPU machines this takes the local CPU wheel, never CUDA packages.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[workflow,decode,test]'
 	touch $@
 
 ## run: set up, then run the default workflow (synthetic data, CPU) to results/report.html

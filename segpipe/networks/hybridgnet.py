@@ -31,10 +31,28 @@ from typing import Any, NamedTuple
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch_geometric.nn import ChebConv
 
-from segpipe.errors import ConfigError
+from segpipe.errors import ConfigError, SegpipeError
 from segpipe.networks.graph import GraphPyramid, GraphTemplate
+
+
+def cheb_conv(in_channels: int, out_channels: int, k: int) -> nn.Module:
+    """torch-geometric's Chebyshev graph convolution (symmetric normalisation).
+
+    torch-geometric is the extra ``segpipe[decode]``: the segmentation stages never need it.
+
+    Raises
+    ------
+    SegpipeError
+        If torch-geometric is not installed.
+    """
+    try:
+        from torch_geometric.nn import ChebConv
+    except ImportError as error:
+        raise SegpipeError("HybridGNet needs torch-geometric, which is not installed",
+                           fix="pip install 'segpipe[decode]'") from error
+    return ChebConv(in_channels, out_channels, K=k, normalization="sym")
+
 
 #: Skip-connection variants and the graph levels that receive a skip.
 SKIP_LEVELS: dict[str, tuple[int, ...]] = {"none": (), "1-igsc": (1,), "2-igsc": (2, 1)}
@@ -212,7 +230,7 @@ class GraphBlock(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, k: int):
         super().__init__()
-        self.conv = ChebConv(in_channels, out_channels, K=k, normalization="sym")
+        self.conv = cheb_conv(in_channels, out_channels, k)
         self.norm = nn.LayerNorm(out_channels)
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor, lambda_max: torch.Tensor) -> torch.Tensor:  # noqa: D102
@@ -260,7 +278,7 @@ class HybridGNet(nn.Module):
             extra = cfg.encoder_channels[self._encoder_stage(level)] + 2 if level in self.skip_levels else 0
             if level:
                 self.fuse[str(level)] = GraphBlock(width + extra, width, cfg.cheb_k)
-            head = ChebConv(width, 2, K=1)
+            head = cheb_conv(width, 2, 1)
             nn.init.zeros_(head.lins[0].weight)  # start exactly at the shape prior
             nn.init.zeros_(head.bias)
             self.heads.append(head)
