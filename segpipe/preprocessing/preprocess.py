@@ -317,17 +317,39 @@ def _check_label(
     return mask, values.tolist()
 
 
-def _check_image(path: str, dimensions: int, channels: int, problems: list[str]) -> ImageData | None:
-    """Read one image and append every problem found; ``None`` if it cannot be read."""
-    try:
-        image = read_image(path)
-    except InputError as error:
-        problems.append(str(error).replace("\n", " "))
+def _read_channels(paths: Sequence[str], problems: list[str]) -> ImageData | None:
+    """Read an image stored in one file, or one file per channel (nnU-Net's ``_0000``, ``_0001``, ...)."""
+    parts = []
+    for path in paths:
+        try:
+            parts.append(read_image(path))
+        except InputError as error:
+            problems.append(str(error).replace("\n", " "))
+    if len(parts) != len(paths):
         return None
+    first = parts[0]
+    for part in parts[1:]:
+        if part.spatial_shape != first.spatial_shape or not part.geometry.matches(first.geometry):
+            problems.append(f"{part.path}: channel file's grid (shape {part.spatial_shape}, {_describe(part.geometry)}) "
+                            f"differs from the first channel's ({first.path})")
+            return None
+    if len(parts) == 1:
+        return first
+    return ImageData(np.concatenate([part.array for part in parts]), first.geometry, first.path)
+
+
+def _check_image(paths: str | Sequence[str], dimensions: int, channels: int, problems: list[str]) -> ImageData | None:
+    """Read one image (one file, or one file per channel) and append every problem found; ``None`` if unreadable."""
+    paths = [paths] if isinstance(paths, str) else list(paths)
+    image = _read_channels(paths, problems)
+    if image is None:
+        return None
+    path = image.path
     if len(image.spatial_shape) != dimensions:
         problems.append(f"{path}: {len(image.spatial_shape)}-D image in a {dimensions}-D dataset")
     if image.array.shape[0] != channels:
-        problems.append(f"{path}: {image.array.shape[0]} channels, the dataset declares {channels}")
+        alpha = " (RGBA: save it without the alpha channel)" if image.array.shape[0] == 4 and channels == 3 else ""
+        problems.append(f"{path}: {image.array.shape[0]} channels{alpha}, the dataset has {channels}")
     if np.issubdtype(image.array.dtype, np.floating):
         nan, inf = np.count_nonzero(np.isnan(image.array)), np.count_nonzero(np.isinf(image.array))
         if nan or inf:
@@ -370,7 +392,7 @@ def process_case(case: Case, index: int, dimensions: int, channels: int, method:
         Resample the case to this spacing (per array axis, mm) first; None keeps its grid.
     """
     report = CaseReport(case.case_id)
-    image = _check_image(case.image, dimensions, channels, report.problems)
+    image = _check_image(case.image_files, dimensions, channels, report.problems)
     checked = {t: _check_label(path, image, report.problems, policy, report.binarised) for t, path in case.labels.items()}
     if report.problems or image is None:
         return report
