@@ -47,7 +47,7 @@ from segpipe.datasets.layout import read_dataset
 from segpipe.datasets.manifest import Case, Manifest
 from segpipe.errors import InputError, SegpipeError
 from segpipe.io.atomic import write_json
-from segpipe.io.images import Geometry, ImageData, read_image, read_mask
+from segpipe.io.images import Geometry, ImageData, nifti_transform_disagreement, read_image, read_mask
 from segpipe.preprocessing.resampling import resample_image, resample_mask, resampled_geometry, resampled_shape
 from segpipe.utilities.workers import run_jobs
 
@@ -169,6 +169,7 @@ class CaseReport:
     foreground_samples: np.ndarray | None = None
     labels: dict[str, _LabelFacts] = field(default_factory=dict)
     binarised: list[dict[str, Any]] = field(default_factory=list)
+    transform_warnings: list[dict[str, str]] = field(default_factory=list)
 
 
 def largest_radius(mask: np.ndarray, spacing: tuple[float, ...] | None = None) -> float:
@@ -393,6 +394,10 @@ def process_case(case: Case, index: int, dimensions: int, channels: int, method:
     """
     report = CaseReport(case.case_id)
     image = _check_image(case.image_files, dimensions, channels, report.problems)
+    for path in [*case.image_files, *case.labels.values()]:
+        disagreement = nifti_transform_disagreement(path) if Path(path).is_file() else None
+        if disagreement:
+            report.transform_warnings.append({"file": str(path), "warning": disagreement})
     checked = {t: _check_label(path, image, report.problems, policy, report.binarised) for t, path in case.labels.items()}
     if report.problems or image is None:
         return report
@@ -467,7 +472,8 @@ def fingerprint(
     radius (the maximum of the foreground's Euclidean distance transform) in voxels and in mm.
     Shapes, spacings and radii are those of the grid the networks train on (after resampling to
     ``target_spacing``). ``label_policy`` and ``binarised_labels`` (every file the ``binarise``
-    policy changed) record how labels became binary.
+    policy changed) record how labels became binary; ``nifti_transform_warnings`` lists every NIfTI
+    file whose qform and sform disagree (segpipe uses the sform).
     """
     counts: dict[str, dict[str, int]] = {}
     for (split, group), number in sorted(Counter((c.split, c.group) for c in manifest.cases).items()):
@@ -493,6 +499,7 @@ def fingerprint(
         "target_spacing": None if target_spacing is None else list(target_spacing),
         "label_policy": {"mode": policy.mode, "threshold": policy.threshold},
         "binarised_labels": [entry for r in reports for entry in r.binarised],
+        "nifti_transform_warnings": [entry for r in reports for entry in r.transform_warnings],
         "shapes": _summary([r.shape for r in reports]),
         "spacings": _summary([r.spacing for r in reports]),
         "intensity": {
@@ -597,6 +604,8 @@ def preprocess_dataset(
             "`segpipe preprocess` again",
         )
     for report in reports:
+        for entry in report.transform_warnings:
+            print(f"segpipe preprocess: warning: {entry['file']}: {entry['warning']}", file=sys.stderr)
         for entry in report.binarised:
             print(f"segpipe preprocess: binarised {entry['file']} (values {entry['values']}): "
                   f"{entry['voxels_not_binary']} voxels not 0/1 or 0/255, {entry['to_foreground']} of them "
