@@ -50,8 +50,16 @@ def _files_by_stem(directory: Path, problems: list[str]) -> dict[str, Path]:
     return files
 
 
-def read_folder(root: Path) -> Manifest:
+def read_folder(root: Path, collector: list[str] | None = None) -> Manifest:
     """Read an ``images/`` + ``labels/`` (or ``masks/``) folder (see the module documentation).
+
+    Parameters
+    ----------
+    root
+        The dataset directory.
+    collector
+        If given, problems are appended here instead of raised (see
+        :func:`segpipe.datasets.layout.read_dataset`).
 
     Raises
     ------
@@ -73,7 +81,9 @@ def read_folder(root: Path) -> Manifest:
                         "keep one kind per data set")
     if not images:
         problems.append(f"{root / IMAGES_DIR}: no images")
-    if problems:
+    if collector is not None and images:
+        collector.extend(problems)
+    elif problems:
         raise InputError.listing(f"invalid image folder, {len(problems)} problem(s)", problems, where=root,
                                  fix="correct the files listed; the layout is described in docs/own-data.md")
     labelled = [stem for stem in images if stem in labels]
@@ -83,5 +93,5 @@ def read_folder(root: Path) -> Manifest:
              {LABEL_TYPE: str(labels[stem])} if stem in labels else {})
         for stem, path in images.items()
     ]
-    dimensions = next(iter(kinds.values()))
+    dimensions = max(kinds.values())
     return Manifest(root.name, dimensions, 0, [LABEL_TYPE], cases, {}, "folder")

@@ -157,13 +157,18 @@ def write_topomortar_index(directory: Path, cases: Sequence[Case], *, prefix: st
 # ---------------------------------------------------------------------------------------------
 
 
-def read_dataset(path: str | PathLike[str]) -> Manifest:
-    """Read a dataset directory in TopoMortar's or the generic ``dataset.json`` layout.
+def read_dataset(path: str | PathLike[str], *, problems: list[str] | None = None) -> Manifest:
+    """Read a dataset directory in any of the layouts of the module documentation.
 
     Parameters
     ----------
     path
-        The dataset directory (the one holding ``splits.yaml`` or ``dataset.json``).
+        The dataset directory (the one holding ``splits.yaml``, ``dataset.json`` or ``images/``).
+    problems
+        If given, problems with the listed files (missing images, labels or channel files, ...)
+        are appended here instead of raised, and the manifest holds what could be read: preprocessing
+        checks the files that exist in the same pass and reports everything at once. Problems that
+        leave nothing to read (no layout, malformed ``dataset.json``) are still raised.
 
     Returns
     -------
@@ -182,13 +187,13 @@ def read_dataset(path: str | PathLike[str]) -> Manifest:
     if (root / DATASET_JSON).is_file():
         document = _load_json(root / DATASET_JSON)
         if is_nnunet_document(document):
-            manifest = read_nnunet(root, document)
+            manifest = read_nnunet(root, document, problems)
             return manifest.with_cases(_ordered(manifest.cases))
-        return _read_generic(root, document)
+        return _read_generic(root, document, problems)
     if (root / SPLITS_FILE).is_file():
-        return _read_topomortar(root)
+        return _read_topomortar(root, problems)
     if is_folder_dataset(root):
-        manifest = read_folder(root)
+        manifest = read_folder(root, problems)
         manifest.channels = _channels_of(manifest.cases)
         return manifest.with_cases(_ordered(manifest.cases))
     found = sorted(p.name + ("/" if p.is_dir() else "") for p in root.iterdir() if not p.name.startswith("."))
@@ -205,8 +210,12 @@ def _ordered(cases: list[Case]) -> list[Case]:
     return sorted(cases, key=lambda case: (SPLITS.index(case.split), case.case_id))
 
 
-def _raise_if(problems: list[str], root: Path, fix: str) -> None:
-    if problems:
+def _raise_if(problems: list[str], root: Path, fix: str, collector: list[str] | None = None) -> None:
+    """Raise ``problems`` as one error, or move them to ``collector`` when one is given."""
+    if collector is not None:
+        collector.extend(problems)
+        problems.clear()
+    elif problems:
         noun = "problem" if len(problems) == 1 else "problems"
         raise InputError.listing(f"invalid dataset, {len(problems)} {noun}", problems, where=root, fix=fix)
 
@@ -283,7 +292,7 @@ def _case_id(file_name: str) -> str:
     return file_name[: len(file_name) - len(suffix_of(file_name))]
 
 
-def _read_topomortar(root: Path) -> Manifest:
+def _read_topomortar(root: Path, collector: list[str] | None = None) -> Manifest:
     problems: list[str] = []
     splits = _load_splits(root / SPLITS_FILE, problems)
     small_path = root / SMALL_SPLITS_FILE
@@ -335,7 +344,7 @@ def _read_topomortar(root: Path) -> Manifest:
                  for case_id in sorted(small_ids - train_ids)]
     if not cases and not problems:
         problems.append(f"{SPLITS_FILE}: lists no images")
-    _raise_if(problems, root, f"correct the entries listed; TopoMortar's layout is described in {__name__}")
+    _raise_if(problems, root, f"correct the entries listed; TopoMortar's layout is described in {__name__}", collector)
     cases = _ordered(cases)
     return Manifest(root.name, 2, _channels_of(cases), label_types["train"], cases,
                     {"background": 0, "mortar": 1}, "topomortar")
@@ -352,7 +361,7 @@ def _load_json(path: Path) -> Any:
                          fix=f"correct {DATASET_JSON}; its formats are described in docs/own-data.md") from exc
 
 
-def _read_generic(root: Path, document: Any) -> Manifest:
+def _read_generic(root: Path, document: Any, collector: list[str] | None = None) -> Manifest:
     fix = (f"correct {DATASET_JSON}; segpipe's format (with 'cases') is described in {__name__}, "
            "the MSD / nnU-Net format (with 'channel_names' and 'labels') in docs/own-data.md")
     validator = jsonschema.Draft7Validator(DATASET_JSON_SCHEMA)
@@ -398,7 +407,7 @@ def _read_generic(root: Path, document: Any) -> Manifest:
             {t: resolved[f"{t} label"] for t in labels}, small=bool(entry.get("small", False)),
             files={role: resolved[f"{role} file"] for role in entry.get("files", {})},
         ))
-    _raise_if(problems, root, fix)
+    _raise_if(problems, root, fix, collector)
     return Manifest(document["name"], document["dimensions"], document["channels"], list(label_types), _ordered(cases),
                     source_layout="segpipe")
 

@@ -122,7 +122,7 @@ def _discovered(root: Path, folder: str, ending: str, problems: list[str]) -> li
     return ids
 
 
-def read_nnunet(root: Path, document: dict[str, Any]) -> Manifest:
+def read_nnunet(root: Path, document: dict[str, Any], collector: list[str] | None = None) -> Manifest:
     """Read an MSD / nnU-Net data set (see the module documentation).
 
     Parameters
@@ -131,6 +131,9 @@ def read_nnunet(root: Path, document: dict[str, Any]) -> Manifest:
         The dataset directory.
     document
         Its parsed ``dataset.json``.
+    collector
+        If given, problems are appended here instead of raised (see
+        :func:`segpipe.datasets.layout.read_dataset`).
 
     Returns
     -------
@@ -170,7 +173,9 @@ def read_nnunet(root: Path, document: dict[str, Any]) -> Manifest:
             if case_id in cases:
                 problems.append(f"case {case_id} is both in imagesTr and imagesTs")
             cases[case_id] = (files, str(label) if label.is_file() else None)
-    if problems:
+    if collector is not None:
+        collector.extend(problems)
+    elif problems:
         raise InputError.listing(f"invalid MSD / nnU-Net dataset, {len(problems)} problem(s)", problems, where=root,
                                  fix="correct the entries listed; the layout is described in docs/own-data.md")
     labelled_test = [case_id for case_id in test if cases[case_id][1]]

@@ -275,7 +275,10 @@ def nifti_transform_disagreement(path: str | PathLike[str], *, tolerance: float 
         return None
     import nibabel as nib
 
-    header = nib.load(str(path)).header
+    try:
+        header = nib.load(str(path)).header
+    except Exception:  # noqa: BLE001 - an unreadable file is read_image's to report
+        return None
     sform, sform_code = header.get_sform(coded=True)
     qform, qform_code = header.get_qform(coded=True)
     if not (sform_code and qform_code and _usable(sform) and _usable(qform)):

@@ -24,13 +24,19 @@ Resampling (``preprocess.target_spacing``): every case is resampled to that spac
 axis; :mod:`segpipe.preprocessing.resampling`) before normalisation, as nnU-Net does; the case keeps the shape and
 geometry of its own grid, where ``segpipe predict`` writes its predictions.
 
-Re-running is idempotent, and a killed run never leaves a manifest that points at half-written
-cases: the manifest and fingerprint are deleted first and written last, each case file is written
-atomically, and case files of cases no longer in the dataset are removed.
+Every problem is found in one pass: the layout's (missing images, labels, channel files) and the
+files' (unreadable or truncated, NaN, non-binary, RGBA, wrong shape or geometry) are listed in one
+error that names each file. Re-running is idempotent, and neither a failing nor a killed run
+damages the previous results: case files are written into ``OUT/.staging/`` and moved into
+``OUT/cases/`` only once every case has passed its checks; the manifest and fingerprint are
+deleted just before that move and written last, so a manifest never points at half-written or
+mixed cases, and case files of cases no longer in the dataset are removed.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -58,6 +64,8 @@ LABEL_POLICIES = ("strict", "binarise")
 MANIFEST_FILE = "manifest.json"
 FINGERPRINT_FILE = "fingerprint.json"
 CASES_DIR = "cases"
+#: Where a run writes its case files until every case has passed its checks.
+STAGING_DIR = ".staging"
 #: Voxels sampled per case and channel for the fingerprint's percentiles (as nnU-Net does).
 SAMPLES_PER_CASE = 10_000
 _PERCENTILES = (0.5, 50.0, 99.5)
@@ -526,6 +534,24 @@ def _reference_label(manifest: Manifest) -> str | None:
     return "accurate" if "accurate" in present else (present[0] if present else None)
 
 
+def _existing_files(case: Case) -> Case:
+    """``case`` without the labels whose files are missing (the layout reported them already)."""
+    return replace(case, labels={t: path for t, path in case.labels.items() if Path(path).is_file()})
+
+
+def _publish(staging: Path, cases_dir: Path, out: Path, wanted: set[str]) -> None:
+    """Move the staged case files into ``cases_dir`` (the manifest is gone meanwhile) and drop stale ones."""
+    cases_dir.mkdir(parents=True, exist_ok=True)
+    for completion_marker in (MANIFEST_FILE, FINGERPRINT_FILE):  # deleted first, written last
+        (out / completion_marker).unlink(missing_ok=True)
+    for staged in staging.glob("*.npz"):
+        os.replace(staged, cases_dir / staged.name)
+    for stale in cases_dir.iterdir():
+        if stale.name not in wanted:  # cases no longer in the dataset, temporary files of a killed run
+            stale.unlink()
+    shutil.rmtree(staging, ignore_errors=True)
+
+
 def preprocess_dataset(
     dataset: str | PathLike[str],
     out: str | PathLike[str],
@@ -572,7 +598,8 @@ def preprocess_dataset(
     """
     if normalisation not in NORMALISATIONS:
         raise SegpipeError(f"unknown normalisation {normalisation!r}", fix=f"use one of {', '.join(NORMALISATIONS)}")
-    manifest = read_dataset(dataset)
+    layout_problems: list[str] = []
+    manifest = read_dataset(dataset, problems=layout_problems)
     if target_spacing is not None:
         if len(target_spacing) != manifest.dimensions or not all(s > 0 for s in target_spacing):
             raise SegpipeError(
@@ -581,27 +608,35 @@ def preprocess_dataset(
             )
         target_spacing = tuple(float(s) for s in target_spacing)
     out = Path(out)
-    cases_dir = out / CASES_DIR
-    cases_dir.mkdir(parents=True, exist_ok=True)
-    for completion_marker in (MANIFEST_FILE, FINGERPRINT_FILE):  # deleted first, written last
-        (out / completion_marker).unlink(missing_ok=True)
-    for leftover in cases_dir.glob(".*.tmp-*"):  # temporary files of a killed run
-        leftover.unlink(missing_ok=True)
+    cases_dir, staging = out / CASES_DIR, out / STAGING_DIR
+    shutil.rmtree(staging, ignore_errors=True)  # a killed run's
+    staging.mkdir(parents=True)
     reference = _reference_label(manifest)
     jobs = [
-        (case, index, manifest.dimensions, manifest.channels, normalisation, reference,
-         str(cases_dir / f"{case.case_id}.npz"), distance_maps, label_policy, target_spacing)
+        (_existing_files(case), index, manifest.dimensions, manifest.channels, normalisation, reference,
+         str(staging / f"{case.case_id}.npz"), distance_maps, label_policy, target_spacing)
         for index, case in enumerate(manifest.cases)
+        if all(Path(path).is_file() for path in case.image_files)  # a missing image is a layout problem
     ]
-    reports = run_jobs(process_case, jobs, workers=threads, progress=progress, description="preprocess")
-    problems = [problem for report in reports for problem in report.problems]
+    try:
+        reports = run_jobs(process_case, jobs, workers=threads, progress=progress, description="preprocess")
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    problems = layout_problems + [problem for report in reports for problem in report.problems]
     if problems:
+        shutil.rmtree(staging, ignore_errors=True)  # the previous good results stay as they were
         bad = sum(1 for report in reports if report.problems)
+        summary = f"{len(problems)} problems in {bad} of {len(manifest.cases)} cases"
+        if layout_problems:
+            summary = (f"{len(problems)} problems: {len(layout_problems)} in the dataset's layout, "
+                       f"{len(problems) - len(layout_problems)} in the files of {bad} of {len(manifest.cases)} cases")
         raise InputError.listing(
-            f"{len(problems)} problems in {bad} of {len(reports)} cases", problems, where=Path(dataset),
+            summary, problems,
+            where=Path(dataset),
             fix="correct or remove the files listed (labels must hold only 0/1 or 0/255, unless "
             "'preprocess.label_policy' is binarise, and match their image's shape and geometry), then run "
-            "`segpipe preprocess` again",
+            "`segpipe preprocess` again; the previous results in the output directory are left as they were",
         )
     for report in reports:
         for entry in report.transform_warnings:
@@ -610,10 +645,7 @@ def preprocess_dataset(
             print(f"segpipe preprocess: binarised {entry['file']} (values {entry['values']}): "
                   f"{entry['voxels_not_binary']} voxels not 0/1 or 0/255, {entry['to_foreground']} of them "
                   f"made foreground (value > {label_policy.threshold:g})", file=sys.stderr)
-    wanted = {f"{case.case_id}.npz" for case in manifest.cases}
-    for stale in cases_dir.glob("*.npz"):
-        if stale.name not in wanted:
-            stale.unlink()
+    _publish(staging, cases_dir, out, {f"{case.case_id}.npz" for case in manifest.cases})
     write_json(out / FINGERPRINT_FILE, fingerprint(manifest, reports, normalisation, reference, label_policy, target_spacing))
     result = manifest.with_cases([replace(case, data=f"{CASES_DIR}/{case.case_id}.npz") for case in manifest.cases])
     result.save(out / MANIFEST_FILE)
