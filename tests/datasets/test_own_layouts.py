@@ -102,3 +102,18 @@ def test_nnunet_channel_files_are_stacked_by_preprocessing(tmp_path):
     assert case.image.shape == (2, 8, 12, 12)
     np.testing.assert_allclose(case.image[1] - case.image[0], 1.0, atol=1e-4)
     assert case.geometry.spacing == pytest.approx((0.8, 0.8, 1.5))
+
+
+def test_dataset_signature_follows_every_file(tmp_path):
+    import os
+
+    from segpipe.datasets.signature import dataset_signature
+
+    root = png_folder(tmp_path / "mine", n_labelled=3, n_unlabelled=0)
+    first = dataset_signature(root)
+    assert first.startswith("6 files") and dataset_signature(root) == first
+    (root / ".hidden").write_text("x")
+    assert dataset_signature(root) == first
+    label = root / "labels" / "img01.png"
+    os.utime(label, ns=(label.stat().st_atime_ns, label.stat().st_mtime_ns + 1))
+    assert dataset_signature(root) != first and dataset_signature(tmp_path / "none") == "missing"

@@ -1,0 +1,43 @@
+"""The workflow on own data: preprocessing follows the data, the dry run checks the configuration against them."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import yaml
+from own_data import msd_dataset, nifti, volume_and_label
+from workflow_helpers import job_counts, snakemake
+
+
+def _own_config(tmp_path, dataset, **sections):
+    config = {"dataset": {"source": "directory", "path": str(dataset)},
+              "experiments": {"label_types": ["label"]}, "evaluate": {"label_type": "label"},
+              "train": {"patch_size": [8, 8, 8], "network": {"name": "unet", "channels": [4, 8], "strides": [2]}},
+              "photo": {"source": None}, **sections}
+    path = tmp_path / "own.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_changing_the_data_reruns_preprocessing(tmp_path):
+    dataset = msd_dataset(tmp_path / "Dataset001_Toy", n_train=4, n_test=0)
+    config = _own_config(tmp_path, dataset)
+    first = snakemake(tmp_path, "--cores", "1", "preprocess", configfile=config)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "Nothing to be done" in snakemake(tmp_path, "-n", "preprocess", configfile=config).stdout
+
+    image, label = volume_and_label(1)
+    label[0, 0, 0] = 1  # fix a label in place
+    label_path = dataset / "labelsTr" / "case_001.nii.gz"
+    nifti(label_path, label)
+    os.utime(label_path, ns=(label_path.stat().st_atime_ns, label_path.stat().st_mtime_ns + 10**9))
+    after_label = snakemake(tmp_path, "-n", "preprocess", configfile=config)
+    assert job_counts(after_label.stdout) == {"preprocess": 1}, after_label.stdout
+
+    assert snakemake(tmp_path, "--cores", "1", "preprocess", configfile=config).returncode == 0
+    document = json.loads((dataset / "dataset.json").read_text())
+    document["labels"] = {"background": 0, "tumour": 1}
+    (dataset / "dataset.json").write_text(json.dumps(document))
+    after_json = snakemake(tmp_path, "-n", "preprocess", configfile=config)
+    assert job_counts(after_json.stdout) == {"preprocess": 1}, after_json.stdout
