@@ -59,6 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     parser = build_parser()
     args = parser.parse_args(argv)
+    if isinstance(getattr(args, "threads", None), int):
+        from segpipe.utilities.cpus import cap_threads
+
+        args.threads = cap_threads(args.threads, what=f"segpipe {args.command}")
     try:
         return int(args.handler(args) or 0)
     except SegpipeError as error:

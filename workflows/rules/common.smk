@@ -9,6 +9,7 @@ from snakemake.utils import validate
 
 from segpipe.config import config_snapshot_path, validate_config, write_config_snapshot
 from segpipe.datasets.signature import dataset_signature
+from segpipe.utilities.cpus import available_cpus
 from segpipe.experiments.grid import expand_grid
 
 # Commands run by rules must find the `segpipe` of the interpreter that runs Snakemake.
@@ -16,6 +17,12 @@ os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.
 
 validate_config(config, source="snakemake config")  # clear messages: key path and allowed values
 validate(config, "../schemas/config.schema.yaml")   # Snakemake's own check; fills defaults too
+
+# More cores than this machine has (`--cores 8` on 2 CPUs) would give each job more torch threads than
+# CPUs; every `segpipe` command caps its --threads at the CPUs it may use, and this says so once.
+if workflow.local_exec and isinstance(getattr(workflow, "_cores", None), int) and workflow._cores > available_cpus():
+    print(f"segpipe: warning: --cores {workflow._cores}, but this machine lets Snakemake use {available_cpus()} CPU(s); "
+          f"each job's threads are capped at {available_cpus()}", file=sys.stderr)
 
 RESULTS = Path(config["results_dir"])
 LOGS = RESULTS / "logs"
