@@ -19,6 +19,7 @@ from segpipe.errors import SegpipeError
 #: Sub-command modules, in the order they appear in ``segpipe --help``.
 COMMAND_MODULES: tuple[str, ...] = (
     "segpipe.cli.config_cmd",
+    "segpipe.cli.init_config",
     "segpipe.cli.synth",
     "segpipe.cli.preprocess_cmd",
     "segpipe.cli.train_cmd",

@@ -41,3 +41,33 @@ def test_changing_the_data_reruns_preprocessing(tmp_path):
     (dataset / "dataset.json").write_text(json.dumps(document))
     after_json = snakemake(tmp_path, "-n", "preprocess", configfile=config)
     assert job_counts(after_json.stdout) == {"preprocess": 1}, after_json.stdout
+
+
+def test_dry_run_lists_every_setting_that_does_not_fit_the_data(tmp_path):
+    dataset = msd_dataset(tmp_path / "Dataset001_Toy", n_train=4, n_test=0)
+    config = tmp_path / "naive.yaml"  # the brick-wall defaults on a 3D grey data set
+    config.write_text(yaml.safe_dump({"dataset": {"source": "directory", "path": str(dataset)}}))
+    result = snakemake(tmp_path, "-n", "all", configfile=config)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "'experiments.label_types' names 'accurate'" in output and "they have: label" in output
+    assert "'evaluate.label_type' is 'accurate'" in output
+    assert "'train.patch_size' is [64, 64] (2-D), but" in output and "is 3-D" in output
+    assert "'photo.source' is 'skimage:brick', but the photo step needs a model of 2D RGB images" in output
+
+
+def test_init_config_writes_a_configuration_the_dry_run_accepts(tmp_path, capsys):
+    from segpipe.cli import main
+
+    dataset = msd_dataset(tmp_path / "Dataset003_Two", n_train=5, n_test=1, channels=2, classes=2)
+    out = tmp_path / "own.yaml"
+    assert main(["init-config", str(dataset), "--out", str(out)]) == 0
+    planned = yaml.safe_load(out.read_text())
+    assert planned["train"]["patch_size"] == [8, 12, 12] and planned["photo"]["source"] is None
+    assert planned["experiments"]["label_types"] == ["label"] and planned["preprocess"]["label_policy"] == "binarise"
+    assert "label values found [0, 1, 2]" in out.read_text() and "NOTE: the labels hold several foreground classes" in out.read_text()
+    assert main(["init-config", str(dataset), "--out", str(out)]) == 2 and "--force" in capsys.readouterr().err
+    assert main(["config", "--quiet", str(out)]) == 0
+    result = snakemake(tmp_path, "-n", "all", configfile=out)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert job_counts(result.stdout)["preprocess"] == 1 and "photo" not in job_counts(result.stdout)

@@ -8,6 +8,7 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from segpipe.config import config_snapshot_path, validate_config, write_config_snapshot
+from segpipe.datasets.compatibility import check_config_against_data
 from segpipe.datasets.signature import dataset_signature
 from segpipe.utilities.cpus import available_cpus
 from segpipe.experiments.grid import expand_grid
@@ -17,6 +18,7 @@ os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.
 
 validate_config(config, source="snakemake config")  # clear messages: key path and allowed values
 validate(config, "../schemas/config.schema.yaml")   # Snakemake's own check; fills defaults too
+check_config_against_data(config, source="snakemake config")  # label types, patch dimension, photo step, data layout
 
 # More cores than this machine has (`--cores 8` on 2 CPUs) would give each job more torch threads than
 # CPUs; every `segpipe` command caps its --threads at the CPUs it may use, and this says so once.
