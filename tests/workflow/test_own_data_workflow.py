@@ -71,3 +71,10 @@ def test_init_config_writes_a_configuration_the_dry_run_accepts(tmp_path, capsys
     result = snakemake(tmp_path, "-n", "all", configfile=out)
     assert result.returncode == 0, result.stderr[-3000:]
     assert job_counts(result.stdout)["preprocess"] == 1 and "photo" not in job_counts(result.stdout)
+
+
+def test_report_before_all_has_run_says_what_to_run(tmp_path):
+    result = snakemake(tmp_path, "--report", "report.zip")
+    assert result.returncode != 0
+    assert "`snakemake --report` bundles the finished report" in result.stderr
+    assert "run the workflow first (`snakemake --cores 2 all`" in result.stderr
