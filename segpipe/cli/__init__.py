@@ -19,6 +19,7 @@ from segpipe.errors import SegpipeError
 #: Sub-command modules, in the order they appear in ``segpipe --help``.
 COMMAND_MODULES: tuple[str, ...] = (
     "segpipe.cli.config_cmd",
+    "segpipe.cli.init_config",
     "segpipe.cli.synth",
     "segpipe.cli.preprocess_cmd",
     "segpipe.cli.train_cmd",
@@ -59,6 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     parser = build_parser()
     args = parser.parse_args(argv)
+    if isinstance(getattr(args, "threads", None), int):
+        from segpipe.utilities.cpus import cap_threads
+
+        args.threads = cap_threads(args.threads, what=f"segpipe {args.command}")
     try:
         return int(args.handler(args) or 0)
     except SegpipeError as error:

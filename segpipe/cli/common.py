@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import Any
 
 from segpipe.config import load_config
+from segpipe.utilities.cpus import available_cpus
 
 
 def add_config_option(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -19,10 +19,10 @@ def add_config_option(parser: argparse.ArgumentParser, *, required: bool = True)
 
 
 def add_threads_option(parser: argparse.ArgumentParser) -> None:
-    """Add ``--threads N`` (Snakemake passes ``{threads}``)."""
+    """Add ``--threads N`` (Snakemake passes ``{threads}``); :func:`segpipe.cli.main` caps it at the CPUs available."""
     parser.add_argument(
-        "--threads", type=int, default=max(1, os.cpu_count() or 1), metavar="N",
-        help="CPU threads to use (default: all cores)",
+        "--threads", type=int, default=available_cpus(), metavar="N",
+        help="CPU threads to use (default: the CPUs this process may use; more is capped with a warning)",
     )
 
 

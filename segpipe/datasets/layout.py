@@ -1,4 +1,12 @@
-"""Dataset layouts on disk: TopoMortar's, and a generic ``dataset.json`` layout.
+"""Dataset layouts on disk: TopoMortar's, segpipe's ``dataset.json``, MSD / nnU-Net, a plain folder.
+
+:func:`read_dataset` recognises four layouts (``docs/own-data.md`` shows each with an example):
+
+- TopoMortar's (``splits.yaml``), below;
+- segpipe's ``dataset.json`` (a ``cases`` list), below;
+- the Medical Segmentation Decathlon / nnU-Net ``dataset.json`` (``channel_names`` or ``modality``,
+  ``labels``, ``imagesTr/``, ``labelsTr/``, ``imagesTs/``): :mod:`segpipe.datasets.nnunet`;
+- a plain ``images/`` + ``labels/`` (or ``masks/``) folder: :mod:`segpipe.datasets.folder`.
 
 TopoMortar layout (the real data set drops in unchanged)
 --------------------------------------------------------
@@ -18,7 +26,8 @@ splits entries are resolved by their last three parts (``{split}/images/{file}``
 the directory may have any name. ``Case.small`` comes from ``splits_small.yaml`` (absent: no small
 set), ``Case.group`` from ``dataset_types.txt`` (absent: every case in-distribution), and a label
 type is present for a split when its directory ``DIR/{split}/{label_type}`` exists; then every
-image of that split must have a label there.
+image of that split must have a label there. Any other directory in ``DIR/{split}/`` is an error
+(a misspelt label folder would otherwise be skipped silently).
 
 Generic layout: ``DIR/dataset.json``
 ------------------------------------
@@ -48,6 +57,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections import Counter
 from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path, PurePosixPath
@@ -56,7 +66,9 @@ from typing import Any
 import jsonschema
 import yaml
 
+from segpipe.datasets.folder import IMAGES_DIR, LABEL_DIRS, is_folder_dataset, read_folder
 from segpipe.datasets.manifest import IN_DISTRIBUTION, Case, Manifest
+from segpipe.datasets.nnunet import is_nnunet_document, read_nnunet
 from segpipe.errors import InputError
 from segpipe.io.atomic import atomic_open, write_json
 from segpipe.io.images import PNG_SUFFIXES, SUPPORTED_SUFFIXES, TIFF_SUFFIXES, read_image, suffix_of
@@ -145,13 +157,18 @@ def write_topomortar_index(directory: Path, cases: Sequence[Case], *, prefix: st
 # ---------------------------------------------------------------------------------------------
 
 
-def read_dataset(path: str | PathLike[str]) -> Manifest:
-    """Read a dataset directory in TopoMortar's or the generic ``dataset.json`` layout.
+def read_dataset(path: str | PathLike[str], *, problems: list[str] | None = None) -> Manifest:
+    """Read a dataset directory in any of the layouts of the module documentation.
 
     Parameters
     ----------
     path
-        The dataset directory (the one holding ``splits.yaml`` or ``dataset.json``).
+        The dataset directory (the one holding ``splits.yaml``, ``dataset.json`` or ``images/``).
+    problems
+        If given, problems with the listed files (missing images, labels or channel files, ...)
+        are appended here instead of raised, and the manifest holds what could be read: preprocessing
+        checks the files that exist in the same pass and reports everything at once. Problems that
+        leave nothing to read (no layout, malformed ``dataset.json``) are still raised.
 
     Returns
     -------
@@ -168,14 +185,24 @@ def read_dataset(path: str | PathLike[str]) -> Manifest:
     if not root.is_dir():
         raise InputError("dataset directory not found", where=root, fix="check the path (dataset.path or --dataset)")
     if (root / DATASET_JSON).is_file():
-        return _read_generic(root)
+        document = _load_json(root / DATASET_JSON)
+        if is_nnunet_document(document):
+            manifest = read_nnunet(root, document, problems)
+            return manifest.with_cases(_ordered(manifest.cases))
+        return _read_generic(root, document, problems)
     if (root / SPLITS_FILE).is_file():
-        return _read_topomortar(root)
+        return _read_topomortar(root, problems)
+    if is_folder_dataset(root):
+        manifest = read_folder(root, problems)
+        manifest.channels = _channels_of(manifest.cases)
+        return manifest.with_cases(_ordered(manifest.cases))
+    found = sorted(p.name + ("/" if p.is_dir() else "") for p in root.iterdir() if not p.name.startswith("."))
     raise InputError(
-        f"not a dataset directory: it has neither {DATASET_JSON} nor {SPLITS_FILE}",
+        f"not a dataset directory: it has no {DATASET_JSON}, no {SPLITS_FILE} and no {IMAGES_DIR}/ + "
+        f"{' or '.join(f'{name}/' for name in LABEL_DIRS)} folders (it holds: {', '.join(found[:12]) or 'nothing'})",
         where=root,
-        fix=f"point to TopoMortar's dataset/ directory, or describe your data in {DATASET_JSON} "
-        "(see segpipe.datasets.layout)",
+        fix=f"point to the folder that holds {DATASET_JSON} (MSD / nnU-Net or segpipe), TopoMortar's {SPLITS_FILE}, "
+        f"or {IMAGES_DIR}/ and labels/; the layouts are described in docs/own-data.md",
     )
 
 
@@ -183,14 +210,33 @@ def _ordered(cases: list[Case]) -> list[Case]:
     return sorted(cases, key=lambda case: (SPLITS.index(case.split), case.case_id))
 
 
-def _raise_if(problems: list[str], root: Path, fix: str) -> None:
-    if problems:
+def _raise_if(problems: list[str], root: Path, fix: str, collector: list[str] | None = None) -> None:
+    """Raise ``problems`` as one error, or move them to ``collector`` when one is given."""
+    if collector is not None:
+        collector.extend(problems)
+        problems.clear()
+    elif problems:
         noun = "problem" if len(problems) == 1 else "problems"
         raise InputError.listing(f"invalid dataset, {len(problems)} {noun}", problems, where=root, fix=fix)
 
 
+#: Images read to find a data set's channel count where its layout does not state it.
+CHANNEL_SAMPLE = 9
+
+
 def _channels_of(cases: list[Case]) -> int:
-    return int(read_image(cases[0].image).array.shape[0])
+    """The most common channel count of up to :data:`CHANNEL_SAMPLE` images spread over ``cases``.
+
+    A majority, not the first image: one RGBA file among RGB images must be the one blamed.
+    """
+    step = max(1, len(cases) // CHANNEL_SAMPLE)
+    counts = Counter()
+    for case in cases[::step][:CHANNEL_SAMPLE]:
+        try:
+            counts[int(read_image(case.image).array.shape[0])] += 1
+        except InputError:
+            continue  # preprocessing names the unreadable file
+    return counts.most_common(1)[0][0] if counts else 1
 
 
 # --- TopoMortar -------------------------------------------------------------------------------
@@ -246,7 +292,7 @@ def _case_id(file_name: str) -> str:
     return file_name[: len(file_name) - len(suffix_of(file_name))]
 
 
-def _read_topomortar(root: Path) -> Manifest:
+def _read_topomortar(root: Path, collector: list[str] | None = None) -> Manifest:
     problems: list[str] = []
     splits = _load_splits(root / SPLITS_FILE, problems)
     small_path = root / SMALL_SPLITS_FILE
@@ -254,6 +300,15 @@ def _read_topomortar(root: Path) -> Manifest:
     types_path = root / TYPES_FILE
     groups = _load_groups(types_path, problems) if types_path.is_file() else None
     label_types = {split: [t for t in TOPOMORTAR_LABEL_TYPES if (root / split / t).is_dir()] for split in SPLITS}
+    for split in SPLITS:
+        if (root / split).is_dir():
+            problems.extend(
+                f"{folder}: unknown folder in {split}/ (label folders are named {', '.join(TOPOMORTAR_LABEL_TYPES)}; "
+                "images go in images/)"
+                for folder in sorted((root / split).iterdir())
+                if folder.is_dir() and not folder.name.startswith(".")
+                and folder.name not in ("images", *TOPOMORTAR_LABEL_TYPES)
+            )
     small_ids = {_case_id(PurePosixPath(entry).name) for entry in small_splits.get("train", [])}
     cases: list[Case] = []
     seen: dict[str, str] = {}
@@ -289,21 +344,26 @@ def _read_topomortar(root: Path) -> Manifest:
                  for case_id in sorted(small_ids - train_ids)]
     if not cases and not problems:
         problems.append(f"{SPLITS_FILE}: lists no images")
-    _raise_if(problems, root, f"correct the entries listed; TopoMortar's layout is described in {__name__}")
+    _raise_if(problems, root, f"correct the entries listed; TopoMortar's layout is described in {__name__}", collector)
     cases = _ordered(cases)
-    return Manifest(root.name, 2, _channels_of(cases), label_types["train"], cases)
+    return Manifest(root.name, 2, _channels_of(cases), label_types["train"], cases,
+                    {"background": 0, "mortar": 1}, "topomortar")
 
 
 # --- dataset.json -----------------------------------------------------------------------------
 
 
-def _read_generic(root: Path) -> Manifest:
-    path = root / DATASET_JSON
-    fix = f"correct {DATASET_JSON}; its format is described in {__name__}"
+def _load_json(path: Path) -> Any:
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON ({exc})", where=path, fix=fix) from exc
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"not valid JSON ({exc})", where=path,
+                         fix=f"correct {DATASET_JSON}; its formats are described in docs/own-data.md") from exc
+
+
+def _read_generic(root: Path, document: Any, collector: list[str] | None = None) -> Manifest:
+    fix = (f"correct {DATASET_JSON}; segpipe's format (with 'cases') is described in {__name__}, "
+           "the MSD / nnU-Net format (with 'channel_names' and 'labels') in docs/own-data.md")
     validator = jsonschema.Draft7Validator(DATASET_JSON_SCHEMA)
     problems = [
         f"{DATASET_JSON} {'/'.join(str(p) for p in error.absolute_path) or '(top level)'}: {error.message}"
@@ -347,8 +407,9 @@ def _read_generic(root: Path) -> Manifest:
             {t: resolved[f"{t} label"] for t in labels}, small=bool(entry.get("small", False)),
             files={role: resolved[f"{role} file"] for role in entry.get("files", {})},
         ))
-    _raise_if(problems, root, fix)
-    return Manifest(document["name"], document["dimensions"], document["channels"], list(label_types), _ordered(cases))
+    _raise_if(problems, root, fix, collector)
+    return Manifest(document["name"], document["dimensions"], document["channels"], list(label_types), _ordered(cases),
+                    source_layout="segpipe")
 
 
 def write_dataset_json(root: str | PathLike[str], manifest: Manifest) -> Path:

@@ -18,6 +18,8 @@ from segpipe.io.atomic import write_json
 
 #: Group name of in-distribution cases (TopoMortar's ``dataset_types.txt`` spelling).
 IN_DISTRIBUTION = "indistr"
+#: Prefix of the ``Case.files`` roles that hold further image channels.
+CHANNEL_ROLE_PREFIX = "channel_"
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,8 @@ class Case:
         Path of the preprocessed case file, relative to the manifest's directory (set by preprocess).
     files
         Other per-case files by role (e.g. ``"landmarks"``), absolute paths; the generic
-        ``dataset.json`` layout lists them under ``files``.
+        ``dataset.json`` layout lists them under ``files``. Roles ``channel_0001``, ``channel_0002``,
+        ... are the image's further channels stored as separate files (nnU-Net's ``_0001``, ...).
     """
 
     case_id: str
@@ -53,6 +56,17 @@ class Case:
     small: bool = False
     data: str | None = None
     files: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def image_files(self) -> list[str]:
+        """The image's files, one per channel group: ``image`` then the ``channel_NNNN`` files in order."""
+        extra = sorted(role for role in self.files if role.startswith(CHANNEL_ROLE_PREFIX))
+        return [self.image, *(self.files[role] for role in extra)]
+
+
+def channel_role(channel: int) -> str:
+    """``Case.files`` role of channel file ``channel`` (1-based beyond the first): ``channel_0001``."""
+    return f"{CHANNEL_ROLE_PREFIX}{channel:04d}"
 
 
 @dataclass
@@ -71,6 +85,12 @@ class Manifest:
         Label types present for the training cases.
     cases
         The cases, in a stable order.
+    label_names
+        Name of each label value, ``{"background": 0, "mortar": 1}`` (nnU-Net's ``labels``); empty
+        where the layout does not name them.
+    source_layout
+        The layout the dataset was read from: ``topomortar``, ``segpipe`` (``dataset.json`` with
+        ``cases``), ``nnunet`` (MSD / nnU-Net ``dataset.json``) or ``folder`` (``images/`` + ``labels/``).
     """
 
     name: str
@@ -78,6 +98,8 @@ class Manifest:
     channels: int
     label_types: list[str]
     cases: list[Case]
+    label_names: dict[str, int] = field(default_factory=dict)
+    source_layout: str = ""
 
     def select(
         self,

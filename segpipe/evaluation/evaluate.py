@@ -8,7 +8,9 @@ section); each defines its value for empty masks (e.g. Dice: 1 when both masks a
 one is; HD95: 0 when both are empty, the image diagonal when one is), so no case is ever dropped
 from a mean as NaN.
 
-Cases are scored in worker processes (``threads`` of them, at most one per case); when there are
+Predicted cases without any label (unlabelled test images) are skipped with a note on standard
+error; the problems of every other case (a prediction on another grid, a probability map outside
+[0, 1], an unreadable file) are listed together in one error. Cases are scored in worker processes (``threads`` of them, at most one per case); when there are
 fewer cases than threads, each case computes its metrics on ``threads // cases`` threads.
 
 Columns: ``run_id, loss, label_type, training_set, framework, seed`` (from the run identifier in
@@ -19,6 +21,7 @@ one column per metric value.
 from __future__ import annotations
 
 import csv
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from os import PathLike
@@ -95,10 +98,20 @@ def read_probability(path: str | PathLike[str], shape: tuple[int, ...]) -> np.nd
 
 def score_case(
     predicted: PredictedCase, reference_path: Path, names: Sequence[str], settings: MetricSettings, threads: int
-) -> dict[str, float]:
-    """All metric columns of one case (the job that :func:`evaluate` runs in its worker processes)."""
+) -> dict[str, float] | str:
+    """All metric columns of one case (the job that :func:`evaluate` runs in its worker processes).
+
+    Returns
+    -------
+    dict or str
+        The metric values, or the problem with the case's files (a sentence naming the file), so
+        that evaluation lists every bad file at once.
+    """
     needs_probability = any(get_metric(name).needs_probability for name in names)
-    inputs = read_case_inputs(predicted, reference_path, needs_probability=needs_probability, settings=settings)
+    try:
+        inputs = read_case_inputs(predicted, reference_path, needs_probability=needs_probability, settings=settings)
+    except InputError as error:
+        return str(error).replace("\n  fix:", "; fix:")
     return compute_metrics(names, inputs, threads=threads)
 
 
@@ -156,34 +169,54 @@ def evaluate(
     if not predictions.cases:
         raise InputError("the prediction index lists no cases", where=predictions.directory, fix="run `segpipe predict` again")
 
-    references = []
+    scored, unknown = [], []
     for predicted in predictions.cases:
         try:
             case = manifest.case(predicted.case_id)
         except KeyError:
-            raise InputError(
-                f"case {predicted.case_id} was predicted but is not in this manifest", where=manifest_path,
-                fix="pass the manifest the predictions were made from",
-            ) from None
-        if label_type not in case.labels:
-            raise InputError(
-                f"case {case.case_id} has no {label_type!r} label", where=manifest_path,
-                fix=f"set 'evaluate.label_type' to one of: {', '.join(case.labels) or '(none)'}"
-                + (" (null scores against the run's own label type)" if settings["label_type"] else ""),
-            )
-        references.append(Path(case.labels[label_type]))
+            unknown.append(predicted.case_id)
+            continue
+        if case.labels:
+            scored.append((predicted, case))
+    if unknown:
+        raise InputError(
+            f"{len(unknown)} predicted case(s) are not in this manifest: {', '.join(unknown[:20])}",
+            where=manifest_path, fix="pass the manifest the predictions were made from",
+        )
+    unlabelled = len(predictions.cases) - len(scored)
+    if unlabelled:
+        print(f"segpipe evaluate: {unlabelled} predicted case(s) have no labels and are not scored", file=sys.stderr)
+    lacking = [case.case_id for _, case in scored if label_type not in case.labels]
+    if lacking:
+        present = sorted({t for _, case in scored for t in case.labels})
+        raise InputError(
+            f"{len(lacking)} case(s) have no {label_type!r} label: {', '.join(lacking[:20])}", where=manifest_path,
+            fix=f"set 'evaluate.label_type' to one of: {', '.join(present) or '(none)'}"
+            + (" (null scores against the run's own label type)" if settings["label_type"] else ""),
+        )
+    if not scored:
+        raise InputError(
+            "none of the predicted cases has a label, so there is nothing to score", where=predictions.directory,
+            fix="give some test cases labels (docs/own-data.md), or use the predictions as they are",
+        )
 
-    workers = max(1, min(threads, len(references)))
+    workers = max(1, min(threads, len(scored)))
     per_case = max(1, threads // workers)
     metric_settings = MetricSettings.from_config(config)
-    jobs = [(p, r, list(settings["metrics"]), metric_settings, per_case) for p, r in zip(predictions.cases, references)]
+    jobs = [(p, Path(case.labels[label_type]), list(settings["metrics"]), metric_settings, per_case) for p, case in scored]
     values = run_jobs(score_case, jobs, workers=workers, progress=progress, description="evaluate",
                       initializer=_single_threaded_worker)
+    problems = [value for value in values if isinstance(value, str)]
+    if problems:
+        raise InputError.listing(
+            f"{len(problems)} of {len(values)} predicted cases cannot be scored", problems,
+            where=predictions.directory, fix="correct each file as its line says (usually: run `segpipe predict` again)",
+        )
 
     identity = {"run_id": run.run_id, **asdict(run)}
     rows = [
         {**identity, "case_id": p.case_id, "split": p.split, "group": p.group, "reference": label_type, **v}
-        for p, v in zip(predictions.cases, values)
+        for (p, _), v in zip(scored, values)
     ]
     columns = [*ID_COLUMNS, *(column for metric in metrics for column in metric.columns)]
     with atomic_open(out_csv, newline="") as handle:

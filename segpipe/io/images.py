@@ -234,9 +234,64 @@ def _read_nifti(path: Path) -> tuple[np.ndarray, Geometry, bool]:
     # nibabel's axis order is ITK's index order (x, y, z); SimpleITK's NumPy order is reversed.
     axes = tuple(reversed(range(spatial_ndim))) + ((spatial_ndim,) if vector else ())
     array = np.transpose(data, axes)
-    affine = np.asarray(image.affine, dtype=float)
-    geometry = _geometry_from_ras_affine(affine, spatial_ndim)
+    geometry = _geometry_from_ras_affine(_best_affine(image.header), spatial_ndim)
     return array, geometry, vector
+
+
+def _usable(matrix: np.ndarray | None) -> bool:
+    return matrix is not None and bool(np.isfinite(matrix).all()) and abs(np.linalg.det(matrix[:3, :3])) > 1e-12
+
+
+def _best_affine(header: object) -> np.ndarray:
+    """The sform when it is set and invertible, else the qform when set, else the pixel sizes.
+
+    nibabel's ``get_best_affine`` order, plus the check that the sform is a usable (finite,
+    non-singular) matrix, so that a zeroed sform falls back to the qform.
+    """
+    sform, sform_code = header.get_sform(coded=True)
+    if sform_code and _usable(sform):
+        return np.asarray(sform, dtype=float)
+    qform, qform_code = header.get_qform(coded=True)
+    if qform_code and _usable(qform):
+        return np.asarray(qform, dtype=float)
+    return np.asarray(header.get_base_affine(), dtype=float)
+
+
+def nifti_transform_disagreement(path: str | PathLike[str], *, tolerance: float = 1e-3) -> str | None:
+    """Describe how a NIfTI file's qform and sform disagree, or None when they agree or one is unset.
+
+    segpipe places the image with the sform (:func:`read_image`), as nibabel does; SimpleITK
+    (ITK 5) takes its spacing from the qform, so the two libraries give other millimetres for such
+    a file. Callers report the disagreement (the preprocessing log and fingerprint).
+
+    Parameters
+    ----------
+    path
+        A ``.nii`` or ``.nii.gz`` file; other formats return None.
+    tolerance
+        Largest absolute difference of matrix entries (mm) counted as agreement.
+    """
+    if suffix_of(path) not in NIFTI_SUFFIXES:
+        return None
+    import nibabel as nib
+
+    try:
+        header = nib.load(str(path)).header
+    except Exception:  # noqa: BLE001 - an unreadable file is read_image's to report
+        return None
+    sform, sform_code = header.get_sform(coded=True)
+    qform, qform_code = header.get_qform(coded=True)
+    if not (sform_code and qform_code and _usable(sform) and _usable(qform)):
+        return None
+    if np.allclose(sform, qform, atol=tolerance, rtol=0):
+        return None
+
+    def voxel(matrix: np.ndarray) -> str:
+        return "(" + ", ".join(f"{v:.4g}" for v in np.linalg.norm(matrix[:3, :3], axis=0)) + ")"
+
+    return (f"qform and sform disagree (voxel size {voxel(qform)} mm vs {voxel(sform)} mm, origin "
+            f"{tuple(round(float(v), 3) for v in qform[:3, 3])} vs {tuple(round(float(v), 3) for v in sform[:3, 3])}); "
+            "segpipe uses the sform, as nibabel does (SimpleITK reads the qform's spacing)")
 
 
 def _geometry_from_ras_affine(affine: np.ndarray, ndim: int) -> Geometry:

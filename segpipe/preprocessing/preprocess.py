@@ -24,13 +24,19 @@ Resampling (``preprocess.target_spacing``): every case is resampled to that spac
 axis; :mod:`segpipe.preprocessing.resampling`) before normalisation, as nnU-Net does; the case keeps the shape and
 geometry of its own grid, where ``segpipe predict`` writes its predictions.
 
-Re-running is idempotent, and a killed run never leaves a manifest that points at half-written
-cases: the manifest and fingerprint are deleted first and written last, each case file is written
-atomically, and case files of cases no longer in the dataset are removed.
+Every problem is found in one pass: the layout's (missing images, labels, channel files) and the
+files' (unreadable or truncated, NaN, non-binary, RGBA, wrong shape or geometry) are listed in one
+error that names each file. Re-running is idempotent, and neither a failing nor a killed run
+damages the previous results: case files are written into ``OUT/.staging/`` and moved into
+``OUT/cases/`` only once every case has passed its checks; the manifest and fingerprint are
+deleted just before that move and written last, so a manifest never points at half-written or
+mixed cases, and case files of cases no longer in the dataset are removed.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -47,7 +53,7 @@ from segpipe.datasets.layout import read_dataset
 from segpipe.datasets.manifest import Case, Manifest
 from segpipe.errors import InputError, SegpipeError
 from segpipe.io.atomic import write_json
-from segpipe.io.images import Geometry, ImageData, read_image, read_mask
+from segpipe.io.images import Geometry, ImageData, nifti_transform_disagreement, read_image, read_mask
 from segpipe.preprocessing.resampling import resample_image, resample_mask, resampled_geometry, resampled_shape
 from segpipe.utilities.workers import run_jobs
 
@@ -58,6 +64,8 @@ LABEL_POLICIES = ("strict", "binarise")
 MANIFEST_FILE = "manifest.json"
 FINGERPRINT_FILE = "fingerprint.json"
 CASES_DIR = "cases"
+#: Where a run writes its case files until every case has passed its checks.
+STAGING_DIR = ".staging"
 #: Voxels sampled per case and channel for the fingerprint's percentiles (as nnU-Net does).
 SAMPLES_PER_CASE = 10_000
 _PERCENTILES = (0.5, 50.0, 99.5)
@@ -169,6 +177,7 @@ class CaseReport:
     foreground_samples: np.ndarray | None = None
     labels: dict[str, _LabelFacts] = field(default_factory=dict)
     binarised: list[dict[str, Any]] = field(default_factory=list)
+    transform_warnings: list[dict[str, str]] = field(default_factory=list)
 
 
 def largest_radius(mask: np.ndarray, spacing: tuple[float, ...] | None = None) -> float:
@@ -317,17 +326,39 @@ def _check_label(
     return mask, values.tolist()
 
 
-def _check_image(path: str, dimensions: int, channels: int, problems: list[str]) -> ImageData | None:
-    """Read one image and append every problem found; ``None`` if it cannot be read."""
-    try:
-        image = read_image(path)
-    except InputError as error:
-        problems.append(str(error).replace("\n", " "))
+def _read_channels(paths: Sequence[str], problems: list[str]) -> ImageData | None:
+    """Read an image stored in one file, or one file per channel (nnU-Net's ``_0000``, ``_0001``, ...)."""
+    parts = []
+    for path in paths:
+        try:
+            parts.append(read_image(path))
+        except InputError as error:
+            problems.append(str(error).replace("\n", " "))
+    if len(parts) != len(paths):
         return None
+    first = parts[0]
+    for part in parts[1:]:
+        if part.spatial_shape != first.spatial_shape or not part.geometry.matches(first.geometry):
+            problems.append(f"{part.path}: channel file's grid (shape {part.spatial_shape}, {_describe(part.geometry)}) "
+                            f"differs from the first channel's ({first.path})")
+            return None
+    if len(parts) == 1:
+        return first
+    return ImageData(np.concatenate([part.array for part in parts]), first.geometry, first.path)
+
+
+def _check_image(paths: str | Sequence[str], dimensions: int, channels: int, problems: list[str]) -> ImageData | None:
+    """Read one image (one file, or one file per channel) and append every problem found; ``None`` if unreadable."""
+    paths = [paths] if isinstance(paths, str) else list(paths)
+    image = _read_channels(paths, problems)
+    if image is None:
+        return None
+    path = image.path
     if len(image.spatial_shape) != dimensions:
         problems.append(f"{path}: {len(image.spatial_shape)}-D image in a {dimensions}-D dataset")
     if image.array.shape[0] != channels:
-        problems.append(f"{path}: {image.array.shape[0]} channels, the dataset declares {channels}")
+        alpha = " (RGBA: save it without the alpha channel)" if image.array.shape[0] == 4 and channels == 3 else ""
+        problems.append(f"{path}: {image.array.shape[0]} channels{alpha}, the dataset has {channels}")
     if np.issubdtype(image.array.dtype, np.floating):
         nan, inf = np.count_nonzero(np.isnan(image.array)), np.count_nonzero(np.isinf(image.array))
         if nan or inf:
@@ -370,7 +401,11 @@ def process_case(case: Case, index: int, dimensions: int, channels: int, method:
         Resample the case to this spacing (per array axis, mm) first; None keeps its grid.
     """
     report = CaseReport(case.case_id)
-    image = _check_image(case.image, dimensions, channels, report.problems)
+    image = _check_image(case.image_files, dimensions, channels, report.problems)
+    for path in [*case.image_files, *case.labels.values()]:
+        disagreement = nifti_transform_disagreement(path) if Path(path).is_file() else None
+        if disagreement:
+            report.transform_warnings.append({"file": str(path), "warning": disagreement})
     checked = {t: _check_label(path, image, report.problems, policy, report.binarised) for t, path in case.labels.items()}
     if report.problems or image is None:
         return report
@@ -445,7 +480,8 @@ def fingerprint(
     radius (the maximum of the foreground's Euclidean distance transform) in voxels and in mm.
     Shapes, spacings and radii are those of the grid the networks train on (after resampling to
     ``target_spacing``). ``label_policy`` and ``binarised_labels`` (every file the ``binarise``
-    policy changed) record how labels became binary.
+    policy changed) record how labels became binary; ``nifti_transform_warnings`` lists every NIfTI
+    file whose qform and sform disagree (segpipe uses the sform).
     """
     counts: dict[str, dict[str, int]] = {}
     for (split, group), number in sorted(Counter((c.split, c.group) for c in manifest.cases).items()):
@@ -471,6 +507,7 @@ def fingerprint(
         "target_spacing": None if target_spacing is None else list(target_spacing),
         "label_policy": {"mode": policy.mode, "threshold": policy.threshold},
         "binarised_labels": [entry for r in reports for entry in r.binarised],
+        "nifti_transform_warnings": [entry for r in reports for entry in r.transform_warnings],
         "shapes": _summary([r.shape for r in reports]),
         "spacings": _summary([r.spacing for r in reports]),
         "intensity": {
@@ -495,6 +532,24 @@ def _reference_label(manifest: Manifest) -> str | None:
     """The label type whose foreground defines foreground intensities: accurate if there is one."""
     present = list(manifest.label_types) + sorted({t for c in manifest.cases for t in c.labels})
     return "accurate" if "accurate" in present else (present[0] if present else None)
+
+
+def _existing_files(case: Case) -> Case:
+    """``case`` without the labels whose files are missing (the layout reported them already)."""
+    return replace(case, labels={t: path for t, path in case.labels.items() if Path(path).is_file()})
+
+
+def _publish(staging: Path, cases_dir: Path, out: Path, wanted: set[str]) -> None:
+    """Move the staged case files into ``cases_dir`` (the manifest is gone meanwhile) and drop stale ones."""
+    cases_dir.mkdir(parents=True, exist_ok=True)
+    for completion_marker in (MANIFEST_FILE, FINGERPRINT_FILE):  # deleted first, written last
+        (out / completion_marker).unlink(missing_ok=True)
+    for staged in staging.glob("*.npz"):
+        os.replace(staged, cases_dir / staged.name)
+    for stale in cases_dir.iterdir():
+        if stale.name not in wanted:  # cases no longer in the dataset, temporary files of a killed run
+            stale.unlink()
+    shutil.rmtree(staging, ignore_errors=True)
 
 
 def preprocess_dataset(
@@ -543,7 +598,8 @@ def preprocess_dataset(
     """
     if normalisation not in NORMALISATIONS:
         raise SegpipeError(f"unknown normalisation {normalisation!r}", fix=f"use one of {', '.join(NORMALISATIONS)}")
-    manifest = read_dataset(dataset)
+    layout_problems: list[str] = []
+    manifest = read_dataset(dataset, problems=layout_problems)
     if target_spacing is not None:
         if len(target_spacing) != manifest.dimensions or not all(s > 0 for s in target_spacing):
             raise SegpipeError(
@@ -552,37 +608,44 @@ def preprocess_dataset(
             )
         target_spacing = tuple(float(s) for s in target_spacing)
     out = Path(out)
-    cases_dir = out / CASES_DIR
-    cases_dir.mkdir(parents=True, exist_ok=True)
-    for completion_marker in (MANIFEST_FILE, FINGERPRINT_FILE):  # deleted first, written last
-        (out / completion_marker).unlink(missing_ok=True)
-    for leftover in cases_dir.glob(".*.tmp-*"):  # temporary files of a killed run
-        leftover.unlink(missing_ok=True)
+    cases_dir, staging = out / CASES_DIR, out / STAGING_DIR
+    shutil.rmtree(staging, ignore_errors=True)  # a killed run's
+    staging.mkdir(parents=True)
     reference = _reference_label(manifest)
     jobs = [
-        (case, index, manifest.dimensions, manifest.channels, normalisation, reference,
-         str(cases_dir / f"{case.case_id}.npz"), distance_maps, label_policy, target_spacing)
+        (_existing_files(case), index, manifest.dimensions, manifest.channels, normalisation, reference,
+         str(staging / f"{case.case_id}.npz"), distance_maps, label_policy, target_spacing)
         for index, case in enumerate(manifest.cases)
+        if all(Path(path).is_file() for path in case.image_files)  # a missing image is a layout problem
     ]
-    reports = run_jobs(process_case, jobs, workers=threads, progress=progress, description="preprocess")
-    problems = [problem for report in reports for problem in report.problems]
+    try:
+        reports = run_jobs(process_case, jobs, workers=threads, progress=progress, description="preprocess")
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    problems = layout_problems + [problem for report in reports for problem in report.problems]
     if problems:
+        shutil.rmtree(staging, ignore_errors=True)  # the previous good results stay as they were
         bad = sum(1 for report in reports if report.problems)
+        summary = f"{len(problems)} problems in {bad} of {len(manifest.cases)} cases"
+        if layout_problems:
+            summary = (f"{len(problems)} problems: {len(layout_problems)} in the dataset's layout, "
+                       f"{len(problems) - len(layout_problems)} in the files of {bad} of {len(manifest.cases)} cases")
         raise InputError.listing(
-            f"{len(problems)} problems in {bad} of {len(reports)} cases", problems, where=Path(dataset),
+            summary, problems,
+            where=Path(dataset),
             fix="correct or remove the files listed (labels must hold only 0/1 or 0/255, unless "
             "'preprocess.label_policy' is binarise, and match their image's shape and geometry), then run "
-            "`segpipe preprocess` again",
+            "`segpipe preprocess` again; the previous results in the output directory are left as they were",
         )
     for report in reports:
+        for entry in report.transform_warnings:
+            print(f"segpipe preprocess: warning: {entry['file']}: {entry['warning']}", file=sys.stderr)
         for entry in report.binarised:
             print(f"segpipe preprocess: binarised {entry['file']} (values {entry['values']}): "
                   f"{entry['voxels_not_binary']} voxels not 0/1 or 0/255, {entry['to_foreground']} of them "
                   f"made foreground (value > {label_policy.threshold:g})", file=sys.stderr)
-    wanted = {f"{case.case_id}.npz" for case in manifest.cases}
-    for stale in cases_dir.glob("*.npz"):
-        if stale.name not in wanted:
-            stale.unlink()
+    _publish(staging, cases_dir, out, {f"{case.case_id}.npz" for case in manifest.cases})
     write_json(out / FINGERPRINT_FILE, fingerprint(manifest, reports, normalisation, reference, label_policy, target_spacing))
     result = manifest.with_cases([replace(case, data=f"{CASES_DIR}/{case.case_id}.npz") for case in manifest.cases])
     result.save(out / MANIFEST_FILE)

@@ -105,7 +105,7 @@ def test_every_topomortar_problem_is_listed(tmp_path):
 
 
 def test_directory_without_a_layout_is_a_clear_error(tmp_path):
-    with pytest.raises(InputError, match="neither dataset.json nor splits.yaml"):
+    with pytest.raises(InputError, match="no dataset.json, no splits.yaml"):
         read_dataset(tmp_path)
     with pytest.raises(InputError, match="dataset directory not found"):
         read_dataset(tmp_path / "nope")

@@ -217,7 +217,7 @@ def test_probability_outside_0_1_is_rejected(tmp_path, dataset_2d, make_config):
     _write_predictions(tmp_path / "p", dataset_2d, {c.case_id: read_mask(c.labels["accurate"])[0] > 0 for c in tests})
     probability = PredictionSet.load(tmp_path / "p").cases[0].probability
     write_image(probability, np.full(read_image(probability).array[0].shape, 3.5, np.float32))
-    with pytest.raises(InputError, match=r"values outside \[0, 1\].*\n  fix: write foreground probabilities"):
+    with pytest.raises(InputError, match=r"values outside \[0, 1\].*; fix: write foreground probabilities"):
         evaluate(make_config(), dataset_2d, tmp_path / "p", tmp_path / "m.csv")
     evaluate(make_config({"evaluate": {"metrics": ["dice"]}}), dataset_2d, tmp_path / "p", tmp_path / "m.csv")  # not read
 
@@ -237,10 +237,10 @@ def test_case_missing_from_manifest_is_rejected(tmp_path, dataset_2d, make_confi
     _write_predictions(tmp_path / "p", dataset_2d, {c.case_id: read_mask(c.labels["accurate"])[0] > 0 for c in tests})
     manifest = Manifest.load(dataset_2d)
     other = manifest.with_cases([c for c in manifest.cases if c.case_id != tests[0].case_id]).save(tmp_path / "other.json")
-    with pytest.raises(InputError, match=f"case {tests[0].case_id} was predicted but is not in this manifest"):
+    with pytest.raises(InputError, match=f"1 predicted case\\(s\\) are not in this manifest: {tests[0].case_id}"):
         evaluate(make_config(), other, tmp_path / "p", tmp_path / "m.csv")
     no_pseudo = manifest.with_cases([dataclasses.replace(c, labels={"accurate": c.labels["accurate"]}) for c in manifest.cases])
-    with pytest.raises(InputError, match="has no 'pseudo' label"):
+    with pytest.raises(InputError, match="have no 'pseudo' label"):
         evaluate(make_config({"evaluate": {"label_type": "pseudo"}}), no_pseudo.save(tmp_path / "np.json"),
                  tmp_path / "p", tmp_path / "m.csv")
 
@@ -251,3 +251,24 @@ def test_incomplete_predictions_give_a_clear_cli_error(tmp_path, dataset_2d, con
                    "--predictions", str(tmp_path / "p"), "--out", str(tmp_path / "m.csv"), "--threads", "1"])
     err = capsys.readouterr().err
     assert status == 2 and "not a (complete) predictions directory" in err and "Traceback" not in err
+
+
+def test_every_bad_prediction_file_is_listed_and_unlabelled_cases_are_skipped(tmp_path, dataset_2d, make_config, capsys):
+    manifest = Manifest.load(dataset_2d)
+    tests = manifest.select(split="test")
+    assert len(tests) >= 3
+    _write_predictions(tmp_path / "p", dataset_2d, {c.case_id: read_mask(c.labels["accurate"])[0] > 0 for c in tests})
+    predicted = PredictionSet.load(tmp_path / "p").cases
+    write_image(predicted[0].probability, np.full(read_image(predicted[0].probability).array[0].shape, 3.5, np.float32))
+    predicted[1].mask.write_bytes(predicted[1].mask.read_bytes()[:40])  # truncated
+    with pytest.raises(InputError) as caught:
+        evaluate(make_config(), dataset_2d, tmp_path / "p", tmp_path / "m.csv")
+    message = str(caught.value)
+    assert "2 of" in message and str(predicted[0].probability) in message and str(predicted[1].mask) in message
+
+    unlabelled = manifest.with_cases([dataclasses.replace(c, labels={}) if c.case_id in (predicted[0].case_id, predicted[1].case_id)
+                                      else c for c in manifest.cases]).save(tmp_path / "unlabelled.json")
+    evaluate(make_config(), unlabelled, tmp_path / "p", tmp_path / "m.csv")
+    rows = pd.read_csv(tmp_path / "m.csv")
+    assert len(rows) == len(tests) - 2 and predicted[0].case_id not in set(rows["case_id"].astype(str).str.zfill(3))
+    assert "2 predicted case(s) have no labels and are not scored" in capsys.readouterr().err

@@ -145,3 +145,36 @@ def test_index_lists_files_that_exist(tmp_path, models, make_config):
     (tmp_path / first["mask"]).unlink()
     with pytest.raises(InputError, match="file listed in the prediction index is missing"):
         PredictionSet.load(tmp_path)
+
+
+def test_folder_of_unlabelled_images_in_masks_out(tmp_path, models, make_config, capsys):
+    """`segpipe predict --model --input --output`: no manifest, no labels, no config; geometry kept."""
+    from own_data import nifti, png
+
+    model, manifest = models[3]
+    folder = tmp_path / "new_scans"
+    affine = np.array([[0.0, -0.7, 0, 12], [0.9, 0, 0, -3], [0, 0, 2.5, 40], [0, 0, 0, 1]])
+    rng = np.random.default_rng(0)
+    nifti(folder / "patientA.nii.gz", (100 + rng.normal(0, 10, (17, 21, 9))).astype(np.float32), affine)
+    nifti(folder / "patientB_0000.nii.gz", (100 + rng.normal(0, 10, (28, 24, 20))).astype(np.float32))
+    (folder / ".DS_Store").write_bytes(b"")
+    status = main(["predict", "--model", str(model), "--input", str(folder), "--output", str(tmp_path / "out"),
+                   "--no-progress", "--threads", "1"])
+    assert status == 0, capsys.readouterr().err
+    predictions = PredictionSet.load(tmp_path / "out")
+    assert [p.case_id for p in predictions.cases] == ["patientA", "patientB"]
+    source, mask = nib.load(folder / "patientA.nii.gz"), nib.load(predictions.cases[0].mask)
+    assert mask.shape == source.shape == (17, 21, 9)
+    np.testing.assert_allclose(mask.affine, source.affine, atol=1e-5)
+    assert set(np.unique(np.asarray(mask.dataobj))) <= {0, 1}
+
+    png(tmp_path / "mixed" / "slice.png", np.zeros((8, 8)))
+    nifti(tmp_path / "mixed" / "two_0000.nii.gz", np.zeros((6, 6, 6), np.float32))
+    nifti(tmp_path / "mixed" / "two_0002.nii.gz", np.zeros((6, 6, 6), np.float32))
+    status = main(["predict", "--model", str(model), "--input", str(tmp_path / "mixed"), "--output", str(tmp_path / "o2")])
+    err = capsys.readouterr().err
+    assert status == 2 and "case two: channel files [0, 2]" in err and "Traceback" not in err
+    (tmp_path / "mixed" / "two_0002.nii.gz").unlink()
+    status = main(["predict", "--model", str(model), "--input", str(tmp_path / "mixed"), "--output", str(tmp_path / "o2")])
+    err = capsys.readouterr().err
+    assert status == 2 and "slice.png: 2-D image with 1 channel(s); the model takes 3-D images" in err

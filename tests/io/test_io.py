@@ -115,3 +115,36 @@ def test_failed_write_leaves_no_partial_file(tmp_path):
     with pytest.raises(InputError):
         write_image(tmp_path / "f.png", np.zeros((3, 4), np.float32))
     assert list(Path(tmp_path).iterdir()) == []
+
+
+def _qform_sform_file(path, sform, sform_code=2):
+    import nibabel as nib
+
+    image = nib.Nifti1Image(np.zeros((4, 5, 6), np.float32), None)
+    image.set_qform(np.diag([1.0, 1.0, 2.0, 1.0]), code=1)
+    image.set_sform(sform, code=sform_code)
+    nib.save(image, str(path))
+    return path
+
+
+def test_nifti_uses_the_sform_and_flags_a_disagreeing_qform(tmp_path):
+    import nibabel as nib
+
+    from segpipe.io.images import nifti_transform_disagreement
+
+    sform = np.diag([0.5, 0.5, 3.0, 1.0])
+    sform[:3, 3] = [10, 20, 30]
+    path = _qform_sform_file(tmp_path / "both.nii.gz", sform)
+    geometry = read_image(path).geometry
+    best = nib.load(str(path)).header.get_best_affine()
+    assert geometry.spacing == pytest.approx(tuple(np.linalg.norm(best[:3, :3], axis=0)))  # nibabel's choice
+    assert geometry.spacing == pytest.approx((0.5, 0.5, 3.0)) and geometry.origin == pytest.approx((-10, -20, 30))
+    warning = nifti_transform_disagreement(path)
+    assert "qform and sform disagree" in warning and "(1, 1, 2) mm vs (0.5, 0.5, 3) mm" in warning
+    agreeing = _qform_sform_file(tmp_path / "same.nii.gz", np.diag([1.0, 1.0, 2.0, 1.0]))
+    assert nifti_transform_disagreement(agreeing) is None
+
+
+def test_nifti_singular_sform_falls_back_to_the_qform(tmp_path):
+    path = _qform_sform_file(tmp_path / "zero.nii.gz", np.zeros((4, 4)), sform_code=1)
+    assert read_image(path).geometry.spacing == pytest.approx((1.0, 1.0, 2.0))

@@ -142,7 +142,7 @@ def test_validation_lists_every_offending_file(tmp_path, threads):
     _bad_dataset(tmp_path / "data")
     out = tmp_path / "out"
     out.mkdir()
-    (out / "manifest.json").write_text("{}")  # a manifest of an earlier run must not survive
+    (out / "manifest.json").write_text("{}")  # an earlier run's results are left as they were (issue 18.7)
     with pytest.raises(InputError) as caught:
         preprocess_dataset(tmp_path / "data", out, threads=threads)
     message = str(caught.value)
@@ -156,7 +156,8 @@ def test_validation_lists_every_offending_file(tmp_path, threads):
     ):
         assert expected in message
     assert "good" not in message
-    assert not (out / "manifest.json").exists() and not (out / "fingerprint.json").exists()
+    assert (out / "manifest.json").read_text() == "{}" and not (out / "fingerprint.json").exists()
+    assert not list(out.glob("cases/*.npz"))
 
 
 def test_rerun_is_idempotent_and_removes_stale_cases(tiny, tmp_path):

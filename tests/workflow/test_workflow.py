@@ -46,8 +46,10 @@ def test_every_stage_is_a_target(tmp_path):
 
 
 def test_directory_dataset_has_no_data_rule(tmp_path):
-    dataset = tmp_path / "my_dataset"
-    dataset.mkdir()
+    from segpipe.datasets.synthetic.mortar import MortarSpec, generate_mortar_dataset
+
+    spec = MortarSpec(image_size=32, n_train=2, n_train_small=1, n_val=1, n_test_id=1, n_test_ood=0)
+    dataset = generate_mortar_dataset(spec, tmp_path / "my_dataset")  # the dry run reads it (label types, dimension)
     config = tmp_path / "directory.yaml"
     config.write_text(yaml.safe_dump({"dataset": {"source": "directory", "path": str(dataset)},
                                       "experiments": {"seeds": [0, 1]}}))

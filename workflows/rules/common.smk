@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from segpipe.config import config_snapshot_path, write_config_snapshot
+from segpipe.datasets.signature import dataset_signature
 from segpipe.experiments.grid import expand_grid
 
 # Commands run by rules must find the `segpipe` of the interpreter that runs Snakemake.
@@ -47,10 +48,15 @@ def canonical(settings):
 
 RUNS = [spec.run_id for spec in expand_grid(config["experiments"], config["train"]["network"]["name"])]
 
+# An own dataset (source `directory`) is read in place: its files' sizes and times are a parameter of
+# the preprocess rule, so editing a label or dataset.json re-runs preprocessing. Synthetic data are the
+# data rule's output and tracked through it.
 if config["dataset"]["source"] == "synthetic":
     DATASET = RESULTS / "data" / config["dataset"]["synthetic"]["kind"]
+    DATA_SIGNATURE = "synthetic"
 else:
     DATASET = Path(config["dataset"]["path"])
+    DATA_SIGNATURE = dataset_signature(DATASET)
 
 PREPROCESSED = RESULTS / "preprocessed"
 MANIFEST = PREPROCESSED / "manifest.json"

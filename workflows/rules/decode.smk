@@ -19,6 +19,7 @@ DECODE_GPUS = int(config["decode"]["train"]["device"] == "cuda")
 
 if config["decode"]["dataset"] is None:
     CHEST_DATA = RESULTS / "data" / "chest"
+    CHEST_SIGNATURE = "generated"  # tracked through the rule's output
 
     rule synth_chest:
         """Generate the synthetic chest x-ray-like landmark dataset (clean and occluded test sets)."""
@@ -42,10 +43,12 @@ if config["decode"]["dataset"] is None:
 
 elif (Path(config["decode"]["dataset"]) / "dataset.json").is_file():
     CHEST_DATA = Path(config["decode"]["dataset"])
+    CHEST_SIGNATURE = dataset_signature(CHEST_DATA)  # any file added, removed or changed
 
 else:
     # Gaggion's JSRT layout: described in segpipe's layout (reference masks from the landmarks).
     CHEST_DATA = RESULTS / "data" / "chest_imported"
+    CHEST_SIGNATURE = "generated"  # tracked through the rule's output
 
     rule import_landmarks:
         """Describe the JSRT-style dataset in segpipe's layout, with organ masks from its landmarks."""
@@ -106,6 +109,8 @@ def comparison_configuration(wildcards):
 
 
 use rule preprocess from segmentation as decode_preprocess with:
+    params:
+        data=CHEST_SIGNATURE,  # rerun trigger
     threads: 2
 
 

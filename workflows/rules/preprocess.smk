@@ -12,6 +12,7 @@ rule preprocess:
     params:
         out=PREPROCESSED,
         preprocess=canonical(config["preprocess"]),  # rerun trigger
+        data=DATA_SIGNATURE,  # rerun trigger: any file of an own dataset added, removed or changed
     log:
         LOGS / "preprocess.log",
     benchmark:

@@ -80,3 +80,14 @@ rule study:
     input:
         REPORT,
         PHOTO,
+
+
+# `snakemake --report FILE` bundles the outputs marked report() above, which exist only once `all` has run;
+# Snakemake's own message is "File results/report.html marked for report but does not exist". Say what to run.
+if any(argument == "--report" or argument.startswith("--report=") for argument in sys.argv):
+    _unmade = [str(path) for path in (REPORT, METRICS, SUMMARY, TESTS) if not Path(path).is_file()]
+    if _unmade:
+        print(f"segpipe: error: `snakemake --report` bundles the finished report and tables, and {', '.join(_unmade)} "
+              "do not exist yet.\n  fix: run the workflow first (`snakemake --cores 2 all`, with the same --configfile), "
+              "then `snakemake --report ...` again", file=sys.stderr)
+        sys.exit(1)
