@@ -72,6 +72,7 @@ BAD_OPTIONS = [
     ({"name": "betti_matching", "filtration": "upper"}, "filtration"),
     ({"name": "mip", "axes": 4}, "axes"),
     ({"name": "boundary", "sigma": 1}, None),
+    ({"name": "topo_loss", "tile_size": 1}, "tile_size"),
 ]
 
 

@@ -4,7 +4,7 @@ Importing this package registers the built-in terms; see :mod:`segpipe.training.
 term interface and :func:`build_loss` for turning a ``losses.<name>`` definition into a loss.
 
 Each term wraps a plain loss module ``loss(input, target)`` in MONAI's manner (MONAI's ``DiceCELoss``,
-``SoftclDiceLoss``; ours: :class:`BettiMatchingLoss`, :class:`SkeletonRecallLoss`), usable without the
+``SoftclDiceLoss``; ours: :class:`BettiMatchingLoss`, :class:`SkeletonRecallLoss`, :class:`TopoLoss`), usable without the
 registry.
 
 ===================  =============================================  ======================================
@@ -17,10 +17,19 @@ term                 module                                         extras (comp
 ``betti_matching``   :mod:`segpipe.training.losses.betti_matching`  none (matching on a thread pool)
 ``mip``              :mod:`segpipe.training.losses.mip`             whole-volume label projections per case
 ``boundary``         :mod:`segpipe.training.losses.boundary`        signed distance map from preprocessing
+``topo_loss``        :mod:`segpipe.training.losses.topo_loss`       none (barcodes on a thread pool)
 ===================  =============================================  ======================================
 """
 
-from segpipe.training.losses import betti_matching, boundary, cldice, mip, region, skeleton_recall  # noqa: F401  (register terms)
+from segpipe.training.losses import (  # noqa: F401  (register terms)
+    betti_matching,
+    boundary,
+    cldice,
+    mip,
+    region,
+    skeleton_recall,
+    topo_loss,
+)
 from segpipe.training.losses.betti_matching import BettiMatchingLoss
 from segpipe.training.losses.registry import (
     CompositeLoss,
@@ -32,5 +41,6 @@ from segpipe.training.losses.registry import (
 )
 from segpipe.training.losses.schedules import Progress
 from segpipe.training.losses.skeleton_recall import SkeletonRecallLoss
+from segpipe.training.losses.topo_loss import TopoLoss
 
-__all__ = ["BettiMatchingLoss", "SkeletonRecallLoss", "CompositeLoss", "LossTerm", "Progress", "TermContext", "build_loss", "register_term", "term_names"]
+__all__ = ["BettiMatchingLoss", "SkeletonRecallLoss", "TopoLoss", "CompositeLoss", "LossTerm", "Progress", "TermContext", "build_loss", "register_term", "term_names"]
