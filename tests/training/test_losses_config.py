@@ -73,6 +73,7 @@ BAD_OPTIONS = [
     ({"name": "mip", "axes": 4}, "axes"),
     ({"name": "boundary", "sigma": 1}, None),
     ({"name": "topo_loss", "tile_size": 1}, "tile_size"),
+    ({"name": "warping", "connectivity": "diagonal"}, "connectivity"),
 ]
 
 

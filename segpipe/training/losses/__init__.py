@@ -4,7 +4,8 @@ Importing this package registers the built-in terms; see :mod:`segpipe.training.
 term interface and :func:`build_loss` for turning a ``losses.<name>`` definition into a loss.
 
 Each term wraps a plain loss module ``loss(input, target)`` in MONAI's manner (MONAI's ``DiceCELoss``,
-``SoftclDiceLoss``; ours: :class:`BettiMatchingLoss`, :class:`SkeletonRecallLoss`, :class:`TopoLoss`), usable without the
+``SoftclDiceLoss``; ours: :class:`BettiMatchingLoss`, :class:`SkeletonRecallLoss`, :class:`TopoLoss`,
+:class:`WarpingLoss`), usable without the
 registry.
 
 ===================  =============================================  ======================================
@@ -18,6 +19,7 @@ term                 module                                         extras (comp
 ``mip``              :mod:`segpipe.training.losses.mip`             whole-volume label projections per case
 ``boundary``         :mod:`segpipe.training.losses.boundary`        signed distance map from preprocessing
 ``topo_loss``        :mod:`segpipe.training.losses.topo_loss`       none (barcodes on a thread pool)
+``warping``          :mod:`segpipe.training.losses.warping`         none (critical voxels on the CPU)
 ===================  =============================================  ======================================
 """
 
@@ -29,6 +31,7 @@ from segpipe.training.losses import (  # noqa: F401  (register terms)
     region,
     skeleton_recall,
     topo_loss,
+    warping,
 )
 from segpipe.training.losses.betti_matching import BettiMatchingLoss
 from segpipe.training.losses.registry import (
@@ -42,5 +45,6 @@ from segpipe.training.losses.registry import (
 from segpipe.training.losses.schedules import Progress
 from segpipe.training.losses.skeleton_recall import SkeletonRecallLoss
 from segpipe.training.losses.topo_loss import TopoLoss
+from segpipe.training.losses.warping import WarpingLoss
 
-__all__ = ["BettiMatchingLoss", "SkeletonRecallLoss", "TopoLoss", "CompositeLoss", "LossTerm", "Progress", "TermContext", "build_loss", "register_term", "term_names"]
+__all__ = ["BettiMatchingLoss", "SkeletonRecallLoss", "TopoLoss", "WarpingLoss", "CompositeLoss", "LossTerm", "Progress", "TermContext", "build_loss", "register_term", "term_names"]
