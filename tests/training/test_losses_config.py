@@ -74,6 +74,7 @@ BAD_OPTIONS = [
     ({"name": "boundary", "sigma": 1}, None),
     ({"name": "topo_loss", "tile_size": 1}, "tile_size"),
     ({"name": "warping", "connectivity": "diagonal"}, "connectivity"),
+    ({"name": "cbdice", "smooth": 0}, "smooth"),
 ]
 
 

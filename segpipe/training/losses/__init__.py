@@ -5,7 +5,7 @@ term interface and :func:`build_loss` for turning a ``losses.<name>`` definition
 
 Each term wraps a plain loss module ``loss(input, target)`` in MONAI's manner (MONAI's ``DiceCELoss``,
 ``SoftclDiceLoss``; ours: :class:`BettiMatchingLoss`, :class:`SkeletonRecallLoss`, :class:`TopoLoss`,
-:class:`WarpingLoss`), usable without the
+:class:`WarpingLoss`, :class:`CbDiceLoss`), usable without the
 registry.
 
 ===================  =============================================  ======================================
@@ -20,12 +20,14 @@ term                 module                                         extras (comp
 ``boundary``         :mod:`segpipe.training.losses.boundary`        signed distance map from preprocessing
 ``topo_loss``        :mod:`segpipe.training.losses.topo_loss`       none (barcodes on a thread pool)
 ``warping``          :mod:`segpipe.training.losses.warping`         none (critical voxels on the CPU)
+``cbdice``           :mod:`segpipe.training.losses.cbdice`          label's radius maps per augmented sample
 ===================  =============================================  ======================================
 """
 
 from segpipe.training.losses import (  # noqa: F401  (register terms)
     betti_matching,
     boundary,
+    cbdice,
     cldice,
     mip,
     region,
@@ -34,6 +36,7 @@ from segpipe.training.losses import (  # noqa: F401  (register terms)
     warping,
 )
 from segpipe.training.losses.betti_matching import BettiMatchingLoss
+from segpipe.training.losses.cbdice import CbDiceLoss
 from segpipe.training.losses.registry import (
     CompositeLoss,
     LossTerm,
@@ -47,4 +50,4 @@ from segpipe.training.losses.skeleton_recall import SkeletonRecallLoss
 from segpipe.training.losses.topo_loss import TopoLoss
 from segpipe.training.losses.warping import WarpingLoss
 
-__all__ = ["BettiMatchingLoss", "SkeletonRecallLoss", "TopoLoss", "WarpingLoss", "CompositeLoss", "LossTerm", "Progress", "TermContext", "build_loss", "register_term", "term_names"]
+__all__ = ["BettiMatchingLoss", "CbDiceLoss", "SkeletonRecallLoss", "TopoLoss", "WarpingLoss", "CompositeLoss", "LossTerm", "Progress", "TermContext", "build_loss", "register_term", "term_names"]
