@@ -75,6 +75,7 @@ BAD_OPTIONS = [
     ({"name": "topo_loss", "tile_size": 1}, "tile_size"),
     ({"name": "warping", "connectivity": "diagonal"}, "connectivity"),
     ({"name": "cbdice", "smooth": 0}, "smooth"),
+    ({"name": "region_wise", "ratio": 2}, None),
 ]
 
 

@@ -5,7 +5,7 @@ term interface and :func:`build_loss` for turning a ``losses.<name>`` definition
 
 Each term wraps a plain loss module ``loss(input, target)`` in MONAI's manner (MONAI's ``DiceCELoss``,
 ``SoftclDiceLoss``; ours: :class:`BettiMatchingLoss`, :class:`SkeletonRecallLoss`, :class:`TopoLoss`,
-:class:`WarpingLoss`, :class:`CbDiceLoss`), usable without the
+:class:`WarpingLoss`, :class:`CbDiceLoss`, :class:`RegionWiseLoss`), usable without the
 registry.
 
 ===================  =============================================  ======================================
@@ -21,6 +21,7 @@ term                 module                                         extras (comp
 ``topo_loss``        :mod:`segpipe.training.losses.topo_loss`       none (barcodes on a thread pool)
 ``warping``          :mod:`segpipe.training.losses.warping`         none (critical voxels on the CPU)
 ``cbdice``           :mod:`segpipe.training.losses.cbdice`          label's radius maps per augmented sample
+``region_wise``      :mod:`segpipe.training.losses.region_wise`     label's region-wise maps per sample
 ===================  =============================================  ======================================
 """
 
@@ -31,12 +32,14 @@ from segpipe.training.losses import (  # noqa: F401  (register terms)
     cldice,
     mip,
     region,
+    region_wise,
     skeleton_recall,
     topo_loss,
     warping,
 )
 from segpipe.training.losses.betti_matching import BettiMatchingLoss
 from segpipe.training.losses.cbdice import CbDiceLoss
+from segpipe.training.losses.region_wise import RegionWiseLoss
 from segpipe.training.losses.registry import (
     CompositeLoss,
     LossTerm,
@@ -50,4 +53,4 @@ from segpipe.training.losses.skeleton_recall import SkeletonRecallLoss
 from segpipe.training.losses.topo_loss import TopoLoss
 from segpipe.training.losses.warping import WarpingLoss
 
-__all__ = ["BettiMatchingLoss", "CbDiceLoss", "SkeletonRecallLoss", "TopoLoss", "WarpingLoss", "CompositeLoss", "LossTerm", "Progress", "TermContext", "build_loss", "register_term", "term_names"]
+__all__ = ["BettiMatchingLoss", "CbDiceLoss", "RegionWiseLoss", "SkeletonRecallLoss", "TopoLoss", "WarpingLoss", "CompositeLoss", "LossTerm", "Progress", "TermContext", "build_loss", "register_term", "term_names"]
