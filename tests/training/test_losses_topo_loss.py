@@ -10,7 +10,7 @@ from topolosses_reference import reference_module
 
 from segpipe.topology import barcode
 from segpipe.training.losses import TermContext, build_loss
-from segpipe.training.losses.topo_loss import TopoLoss, matched_dots, tiles
+from segpipe.training.losses.topo_loss import TopoLoss, label_dot_counts, matched_dots, tiles
 
 
 def random_pair(rng: np.random.Generator, shape: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -67,6 +67,16 @@ def test_matching_keeps_at_most_the_label_dots_and_only_gains():
     assert len(matched_dots(bars, 1)) == 1 and bars.births[matched_dots(bars, 1)[0]] == pytest.approx(0.8)
     # (0.28, 0.25) costs 0.52^2 + 0.25^2 = 0.583 matched, 0.00045 + 0.5 (a freed label dot) unmatched
     assert len(matched_dots(bars, 10)) == 2
+
+
+@pytest.mark.parametrize("connectivity", ["full", "face"])
+@pytest.mark.parametrize("shape", [(12, 13), (6, 7, 8), (1, 5)])
+def test_label_dot_counts_are_the_finite_bars_of_the_label(shape, connectivity):
+    rng = np.random.default_rng(len(shape))
+    for fraction in (0.0, 0.3, 0.6, 1.0):
+        mask = (rng.random(shape) < fraction).astype(float)
+        bars = barcode(mask, filtration="superlevel", connectivity=connectivity)
+        assert list(label_dot_counts(mask, connectivity)) == [int(np.sum(~b.essential)) for b in bars]
 
 
 def test_tiles_cover_the_patch_once():

@@ -9,7 +9,8 @@ a dot without partner is matched to its projection on the diagonal)::
   + sum over unmatched dots    (b - d)^2 / 2           (of the prediction and of the label)
 
 summed over homology dimensions (0 and 1 in 2D; 0, 1, 2 in 3D; essential bars excluded). The
-label is binary, so each of its ``k`` dots of a dimension is the perfect dot ``(1, 0)``; the
+label is binary, so each of its ``k`` dots of a dimension is the perfect dot ``(1, 0)`` (``k``
+from its Betti numbers: :func:`label_dot_counts`); the
 optimal matching then has a closed form (no assignment problem): the prediction's dot ``(b, d)``
 gains ``delta = (b - 1)^2 + d^2 - (b - d)^2 / 2 - 1/2`` by being matched rather than left on the
 diagonal (freeing a label dot whose own diagonal cost is 1/2), so the (at most ``k``) dots with
@@ -38,7 +39,7 @@ import numpy as np
 import torch
 
 from segpipe.networks.factory import foreground_probability
-from segpipe.topology import CONNECTIVITIES, DEFAULT_CONNECTIVITY, Bars, barcode_batch
+from segpipe.topology import CONNECTIVITIES, DEFAULT_CONNECTIVITY, Bars, barcode_batch, betti_numbers
 from segpipe.training.losses.options import OptionError, choice, integer
 from segpipe.training.losses.registry import LossTerm, Progress, TermContext, register_term
 
@@ -69,6 +70,19 @@ def matched_dots(bars: Bars, label_dots: int) -> np.ndarray:
     gain = (b - 1) ** 2 + d**2 - (b - d) ** 2 / 2 - 0.5
     order = np.argsort(gain, kind="stable")[:label_dots]
     return finite[order[gain[order] < 0]]
+
+
+def label_dot_counts(mask: np.ndarray, connectivity: str) -> np.ndarray:
+    """Number of finite dots, per dimension, of the superlevel diagram of a binary mask.
+
+    Every dot is ``(1, 0)``: the foreground's features are born at 1 and filled at 0, except one
+    component that never dies (the whole grid is a point). So the counts are the Betti numbers of
+    the foreground with one component fewer (:func:`segpipe.topology.betti_numbers`, linear time,
+    no persistence needed).
+    """
+    counts = betti_numbers(mask, connectivity=connectivity)
+    counts[0] = max(int(counts[0]) - 1, 0)
+    return counts
 
 
 class TopoLoss(torch.nn.Module):
@@ -110,15 +124,14 @@ class TopoLoss(torch.nn.Module):
         p = probability.detach().cpu().double().numpy()
         t = (target[:, 0].detach().cpu().numpy() > 0.5).astype(np.float64)
         windows = [(sample, window) for sample in range(len(p)) for window in tiles(spatial, self.tile_size)]
-        diagrams = barcode_batch([p[s][w] for s, w in windows] + [t[s][w] for s, w in windows],
-                                 filtration="superlevel", connectivity=self.connectivity, threads=self.threads)
+        diagrams = barcode_batch([p[s][w] for s, w in windows], filtration="superlevel",
+                                 connectivity=self.connectivity, threads=self.threads)
         flat, weights, owners = [], [], []  # gathered voxels (birth, death) with their loss coefficients
         constant = np.zeros(len(p))
         voxels = int(np.prod(spatial))
-        for (sample, window), predicted, label in zip(windows, diagrams[: len(windows)], diagrams[len(windows):]):
+        for (sample, window), predicted in zip(windows, diagrams):
             offset = np.array([w.start for w in window])
-            for bars, label_bars in zip(predicted, label):
-                label_dots = int(np.sum(~label_bars.essential))
+            for bars, label_dots in zip(predicted, label_dot_counts(t[sample][window], self.connectivity)):
                 matched = matched_dots(bars, label_dots)
                 finite = np.flatnonzero(~bars.essential)
                 unmatched = np.setdiff1d(finite, matched)
