@@ -9,7 +9,9 @@ one residual unit) on CPU. Inputs:
 ``3d``
     2 synthetic vessel volumes of 64^3 (1 channel), their labels.
 
-Each loss is Dice + CE plus the term under test, as in ``config.yaml``'s examples. Extras are
+Each loss is Dice + CE plus the term under test, as in ``config.yaml``'s examples (the switched-on
+weight of a scheduled term; ``region_wise`` alone); ``scnp`` is Dice + CE on SCNP-penalised logits
+(the ``scnp`` framework, neighbourhood 3). Extras are
 computed beforehand as the data loader would (their CPU cost per batch is reported separately: it
 runs in the data-loader workers, not in the step). Two network states are measured: ``untrained``
 (fresh weights: near-constant probabilities, the most persistence pairs) and ``warm`` (after
@@ -52,7 +54,14 @@ LOSSES = {
     "betti_matching_relative": [{"name": "dice_ce"}, {"name": "betti_matching", "weight": 0.1, "relative": True}],
     "mip": [{"name": "dice_ce", "weight": 0.7}, {"name": "mip", "weight": 0.3}],
     "boundary": [{"name": "dice_ce", "weight": 0.5}, {"name": "boundary", "weight": 0.5}],
+    "topo_loss": [{"name": "dice_ce"}, {"name": "topo_loss", "weight": 100.0}],
+    "warping": [{"name": "dice_ce"}, {"name": "warping", "weight": 0.1}],
+    "cbdice": [{"name": "dice_ce"}, {"name": "cbdice", "weight": 0.5}],
+    "region_wise": [{"name": "region_wise"}],
+    "scnp": [{"name": "dice_ce"}],
 }
+#: Measurements whose loss sees SCNP-penalised logits (the ``scnp`` framework), with the neighbourhood side.
+SCNP = {"scnp": 3}
 DEFINITIONS = {name: {"terms": terms} for name, terms in LOSSES.items()}
 CASES = {2: (8, 256), 3: (2, 64)}  # batch size, side
 
@@ -158,6 +167,7 @@ def measure(dims: int, name: str, inputs: Path, weights: Path | None, repeat: in
     import torch
 
     from segpipe.training.losses import Progress, TermContext, build_loss
+    from segpipe.training.scnp import penalise
 
     loss = build_loss(name, DEFINITIONS, TermContext("sigmoid", dims, "accurate", fingerprint(inputs)))
     batch, extras_seconds = loaded_batch(inputs, loss)
@@ -170,6 +180,8 @@ def measure(dims: int, name: str, inputs: Path, weights: Path | None, repeat: in
         start = time.perf_counter()
         optimizer.zero_grad()
         logits = network(batch["image"])
+        if name in SCNP:
+            logits = penalise(logits, batch["label"], SCNP[name])
         forward = time.perf_counter()
         result = loss(logits, batch, Progress(step + 1, repeat + 1))
         computed = time.perf_counter()

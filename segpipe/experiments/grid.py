@@ -21,7 +21,7 @@ from segpipe.errors import ConfigError
 _NO_EFFECT_ON_WEIGHTS = ("device", "distributed", "num_workers", "checkpoint_every", "validate_every")
 
 #: Settings under ``train`` that only runs of one framework read (changing them retrains only those).
-_FRAMEWORK_SETTINGS = {"random_hue": ("random_hue",)}
+_FRAMEWORK_SETTINGS = {"random_hue": ("random_hue",), "scnp": ("scnp_neighbourhood",)}
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,9 @@
 
 Public API
 ----------
-:func:`barcode`
+:func:`barcode`, :func:`barcode_batch`
     Persistence barcode of an array (sublevel or superlevel filtration, full or face connectivity),
-    with the voxel coordinates of every birth and death.
+    with the voxel coordinates of every birth and death (one array, or many on a thread pool).
 :func:`betti_matching`, :func:`betti_matching_batch`
     Betti matching of a prediction and a target (one pair, or many pairs on a thread pool).
 :func:`betti_numbers`, :func:`betti_matching_error`
@@ -47,7 +47,7 @@ from segpipe.topology.errors import TopologyBackendError, TopologyTypeError, Top
 from segpipe.topology.gather import gather
 from segpipe.topology.matching import BettiMatching, DimensionMatching, betti_matching, betti_matching_batch
 from segpipe.topology.metrics import betti_matching_error, betti_matching_loss, betti_numbers
-from segpipe.topology.persistence import Barcode, Bars, barcode
+from segpipe.topology.persistence import Barcode, Bars, barcode, barcode_batch
 
 __all__ = [
     "Barcode",
@@ -60,6 +60,7 @@ __all__ = [
     "TopologyTypeError",
     "TopologyValueError",
     "barcode",
+    "barcode_batch",
     "betti_matching",
     "betti_matching_batch",
     "betti_matching_error",

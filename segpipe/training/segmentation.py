@@ -56,11 +56,13 @@ from segpipe.training.checkpoint import seed_everything
 from segpipe.training.loop import LoopSettings, Optimisation, TrainingTask, run_training
 from segpipe.training.losses import CompositeLoss, Progress, TermContext, build_loss
 from segpipe.training.losses.registry import LossResult
+from segpipe.training.scnp import penalise
 from segpipe.utilities.devices import resolve_device
 
 #: Frameworks ``segpipe train`` implements (a run identifier's fourth part): supervised training;
-#: plus TopoMortar's random hue augmentation; a fresh network trained on a teacher's predictions.
-FRAMEWORKS = ("plain", "random_hue", "self_distillation")
+#: plus TopoMortar's random hue augmentation; a fresh network trained on a teacher's predictions;
+#: the loss on same-class-neighbour-penalised logits (:mod:`segpipe.training.scnp`).
+FRAMEWORKS = ("plain", "random_hue", "self_distillation", "scnp")
 
 
 def _fingerprint(settings: Mapping[str, Any], cases: list[Case], manifest_path: Path) -> str:
@@ -309,6 +311,9 @@ class SegmentationTask(TrainingTask):
         What the validation prediction needs.
     model_info
         Written with the weights.
+    scnp_neighbourhood
+        With the ``scnp`` framework, the neighbourhood side of the penalised logits the loss sees
+        (:func:`segpipe.training.scnp.penalise`); None: the loss sees the logits.
     """
 
     name: str
@@ -323,6 +328,7 @@ class SegmentationTask(TrainingTask):
     threshold: float
     context: distributed.Context
     model_info: ModelInfo
+    scnp_neighbourhood: int | None = None
     validation_column: str = "val_dice"
 
     @property
@@ -343,8 +349,11 @@ class SegmentationTask(TrainingTask):
             yield batch
 
     def loss(self, network: torch.nn.Module, batch: Mapping[str, torch.Tensor], progress: Progress) -> LossResult:
-        """The run's loss of the network's logits for the batch."""
-        return self.loss_function(network(batch["image"]), batch, progress)
+        """The run's loss of the network's logits (SCNP-penalised with the ``scnp`` framework) for the batch."""
+        logits = network(batch["image"])
+        if self.scnp_neighbourhood is not None:
+            logits = penalise(logits, batch["label"], self.scnp_neighbourhood)
+        return self.loss_function(logits, batch, progress)
 
     def validate(self, network: torch.nn.Module) -> float | None:
         """Mean Dice of the thresholded predictions of the validation cases of all processes."""
@@ -393,6 +402,7 @@ def _train_process(
         validates=bool(manifest.select(split="val")), spec=spec, patch_size=patch_size, device=device,
         threshold=threshold, context=context,
         model_info=ModelInfo(spec, run_id, run.label_type, loop.iterations, patch_size, config["preprocess"]["normalisation"]),
+        scnp_neighbourhood=int(settings["scnp_neighbourhood"]) if run.framework == "scnp" else None,
     )
 
     seed_everything(run.seed)

@@ -52,7 +52,10 @@ def test_study_preset_is_valid_and_covers_topomortars_study_cases():
     assert config["preprocess"]["distance_maps"]  # the boundary loss's maps
     gpu = validate_config(merge(merge(base, yaml.safe_load((REPO / "config" / "study.yaml").read_text())),
                                 yaml.safe_load((REPO / "config" / "study_gpu.yaml").read_text())), source="study_gpu")
-    assert len(expand_grid(gpu["experiments"], "dynunet")) == 6 * 7 * 10 and gpu["dataset"]["synthetic"]["image_size"] == 512
+    gpu_runs = expand_grid(gpu["experiments"], "dynunet")
+    assert len(gpu_runs) == 10 * 8 * 10 and gpu["dataset"]["synthetic"]["image_size"] == 512
+    assert {"topo_loss", "warping", "cbdice", "region_wise"} <= {r.loss for r in gpu_runs} <= set(gpu["losses"])
+    assert {r.framework for r in gpu_runs} == {"plain", "random_hue", "self_distillation", "scnp"}
 
 
 def test_setting_tables_pool_ood_and_mark_significant_losses():

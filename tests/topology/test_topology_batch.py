@@ -6,7 +6,14 @@ import time
 import numpy as np
 import pytest
 
-from segpipe.topology import TopologyValueError, betti_matching, betti_matching_batch, betti_matching_loss
+from segpipe.topology import (
+    TopologyValueError,
+    barcode,
+    barcode_batch,
+    betti_matching,
+    betti_matching_batch,
+    betti_matching_loss,
+)
 
 
 def assert_same(a, b):
@@ -14,6 +21,21 @@ def assert_same(a, b):
     for x, y in zip(a, b):
         for field in x.__dataclass_fields__:
             np.testing.assert_array_equal(getattr(x, field), getattr(y, field))
+
+
+@pytest.mark.parametrize("connectivity", ["full", "face"])
+@pytest.mark.parametrize("filtration", ["sublevel", "superlevel"])
+def test_barcode_batch_equals_single_barcodes(filtration, connectivity):
+    rng = np.random.default_rng(3)
+    arrays = [rng.random(s) for s in [(9, 11), (5, 6, 7), (1, 13), (8, 8)]] + [(rng.random((6, 7)) > 0.5).astype(np.uint8)]
+    results = barcode_batch(arrays, filtration=filtration, connectivity=connectivity, threads=2)
+    assert barcode_batch([], filtration=filtration) == []
+    for array, result in zip(arrays, results):
+        single = barcode(array, filtration=filtration, connectivity=connectivity)
+        assert (result.filtration, result.connectivity) == (single.filtration, single.connectivity)
+        for bars, expected in zip(result, single, strict=True):
+            for field in bars.__dataclass_fields__:
+                np.testing.assert_array_equal(getattr(bars, field), getattr(expected, field))
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])

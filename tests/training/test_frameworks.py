@@ -1,4 +1,4 @@
-"""Training frameworks: TopoMortar's random hue augmentation and self-distillation; study grids."""
+"""Training frameworks: TopoMortar's random hue augmentation and self-distillation, SCNP; study grids."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ import yaml
 from skimage.color import rgb2hsv
 from workflow_helpers import SMOKE, job_counts, snakemake
 
+from segpipe.config import validate_config
 from segpipe.errors import ConfigError
 from segpipe.experiments.grid import expand_grid, teacher_run, training_settings
 from segpipe.inference.sliding_window import predict_probability
 from segpipe.networks.model_file import load_model
 from segpipe.training.augmentation import RandomHued, recolour
 from segpipe.training.batches import BatchSource, SamplingSettings, make_training_case
+from segpipe.training.scnp import penalise
 from segpipe.training.segmentation import _teacher_labels, train
 
 
@@ -117,3 +119,55 @@ def test_workflow_trains_the_teacher_before_its_student(tmp_path):
     assert job_counts(result.stdout)["train_run"] == 3  # the two runs and the teacher
     student = next(line for line in result.stdout.splitlines() if "--run unet.dice_ce.accurate.large.self_distillation.s0" in line)
     assert "--teacher results/runs/unet.dice_ce.accurate.large.plain.s0/model.pt" in student
+
+
+def test_scnp_replaces_logits_by_the_worst_same_class_neighbour():
+    logits = torch.tensor([[[[1.0, 2, 3], [4, 5, 6], [7, 8, 9]]]], requires_grad=True)
+    label = torch.tensor([[[[1.0, 1, 0], [1, 0, 0], [0, 0, 0]]]])
+    penalised = penalise(logits, label)
+    # foreground voxels: the smallest foreground logit around (1); background: the largest background one
+    expected = torch.tensor([[[[1.0, 1, 6], [1, 9, 9], [8, 9, 9]]]])
+    assert torch.equal(penalised, expected)
+    penalised.sum().backward()  # each output's gradient goes to the voxel its pooling chose
+    assert torch.equal(logits.grad, torch.tensor([[[[3.0, 0, 0], [0, 0, 1], [0, 1, 4]]]]))
+    assert torch.equal(penalise(logits, label, 1), logits)  # a neighbourhood of one voxel changes nothing
+    with pytest.raises(ValueError, match="odd"):
+        penalise(logits, label, 4)
+
+
+@pytest.mark.parametrize("shape", [(9, 10), (5, 6, 7)])
+def test_scnp_two_channel_logits_penalise_each_class_and_match_one_channel(shape):
+    rng = np.random.default_rng(len(shape))
+    x = torch.from_numpy(rng.normal(size=(2, 1, *shape))).float()
+    label = torch.from_numpy((rng.random((2, 1, *shape)) < 0.4).astype(np.float32))
+    one = penalise(x, label, 3)
+    two = penalise(torch.cat([torch.zeros_like(x), x], 1), label, 3)
+    assert torch.equal(two[:, 1:], one) and torch.equal(two[:, :1], torch.zeros_like(x))
+    assert (one[label > 0] <= x[label > 0]).all() and (one[label == 0] >= x[label == 0]).all()
+    five = penalise(x, label, 5)
+    assert (five[label > 0] <= one[label > 0]).all()
+
+
+def test_scnp_neighbourhood_is_a_setting_of_scnp_runs_only(make_config):
+    config = make_config()
+    assert "scnp_neighbourhood" not in training_settings(config, "unet.dice_ce.accurate.large.plain.s0")["train"]
+    assert training_settings(config, "unet.dice_ce.accurate.large.scnp.s0")["train"]["scnp_neighbourhood"] == 3
+    with pytest.raises(ConfigError, match="scnp_neighbourhood"):
+        validate_config({"train": {"scnp_neighbourhood": 4}})
+
+
+def test_scnp_run_trains_on_penalised_logits(tmp_path, dataset_2d, make_config, monkeypatch):
+    import segpipe.training.segmentation as segmentation
+
+    seen = []
+
+    def spy(logits, label, neighbourhood):
+        seen.append(neighbourhood)
+        return penalise(logits, label, neighbourhood)
+
+    monkeypatch.setattr(segmentation, "penalise", spy)
+    model = train(make_config(), dataset_2d, "unet.dice_ce.accurate.large.scnp.s0", tmp_path, show_progress=False)
+    assert seen and set(seen) == {3} and load_model(model)[1].run_id == "unet.dice_ce.accurate.large.scnp.s0"
+    seen.clear()
+    train(make_config(), dataset_2d, "unet.dice_ce.accurate.large.plain.s0", tmp_path / "plain", show_progress=False)
+    assert not seen

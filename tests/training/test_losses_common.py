@@ -1,7 +1,8 @@
 """Properties every loss term has: in 2D and 3D, for sigmoid and softmax outputs, batches and empty labels.
 
 - a perfect prediction gives the term's minimum (0 for most terms, -1 for Skeleton Recall, the
-  sum of the negative signed distances for the boundary loss);
+  sum of the negative signed distances for the boundary loss, the mean of the negative region-wise
+  maps for RegionWise);
 - an imperfect prediction gives a larger, finite value with a non-zero gradient;
 - softmax logits ``(0, x)`` give the value of sigmoid logits ``x`` (both use the foreground
   probability);
@@ -35,6 +36,9 @@ def minimum(name: str, batch: dict[str, torch.Tensor]) -> float:
         return -1.0
     if name == "boundary":  # p = 1 exactly where the distance is negative
         return float(batch["boundary_sdm"].clamp(max=0).mean())
+    if name == "region_wise":  # each class's probability 1 on its own region, where its map is negative
+        maps = batch["region_wise_maps"]
+        return float(0.5 * torch.where(batch["label"][:, 0] > 0, maps[:, 1], maps[:, 0]).mean())
     return 0.0
 
 

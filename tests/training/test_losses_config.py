@@ -72,6 +72,10 @@ BAD_OPTIONS = [
     ({"name": "betti_matching", "filtration": "upper"}, "filtration"),
     ({"name": "mip", "axes": 4}, "axes"),
     ({"name": "boundary", "sigma": 1}, None),
+    ({"name": "topo_loss", "tile_size": 1}, "tile_size"),
+    ({"name": "warping", "connectivity": "diagonal"}, "connectivity"),
+    ({"name": "cbdice", "smooth": 0}, "smooth"),
+    ({"name": "region_wise", "ratio": 2}, None),
 ]
 
 

@@ -4,7 +4,8 @@ Importing this package registers the built-in terms; see :mod:`segpipe.training.
 term interface and :func:`build_loss` for turning a ``losses.<name>`` definition into a loss.
 
 Each term wraps a plain loss module ``loss(input, target)`` in MONAI's manner (MONAI's ``DiceCELoss``,
-``SoftclDiceLoss``; ours: :class:`BettiMatchingLoss`, :class:`SkeletonRecallLoss`), usable without the
+``SoftclDiceLoss``; ours: :class:`BettiMatchingLoss`, :class:`SkeletonRecallLoss`, :class:`TopoLoss`,
+:class:`WarpingLoss`, :class:`CbDiceLoss`, :class:`RegionWiseLoss`), usable without the
 registry.
 
 ===================  =============================================  ======================================
@@ -17,11 +18,28 @@ term                 module                                         extras (comp
 ``betti_matching``   :mod:`segpipe.training.losses.betti_matching`  none (matching on a thread pool)
 ``mip``              :mod:`segpipe.training.losses.mip`             whole-volume label projections per case
 ``boundary``         :mod:`segpipe.training.losses.boundary`        signed distance map from preprocessing
+``topo_loss``        :mod:`segpipe.training.losses.topo_loss`       none (barcodes on a thread pool)
+``warping``          :mod:`segpipe.training.losses.warping`         none (critical voxels on the CPU)
+``cbdice``           :mod:`segpipe.training.losses.cbdice`          label's radius maps per augmented sample
+``region_wise``      :mod:`segpipe.training.losses.region_wise`     label's region-wise maps per sample
 ===================  =============================================  ======================================
 """
 
-from segpipe.training.losses import betti_matching, boundary, cldice, mip, region, skeleton_recall  # noqa: F401  (register terms)
+from segpipe.training.losses import (  # noqa: F401  (register terms)
+    betti_matching,
+    boundary,
+    cbdice,
+    cldice,
+    mip,
+    region,
+    region_wise,
+    skeleton_recall,
+    topo_loss,
+    warping,
+)
 from segpipe.training.losses.betti_matching import BettiMatchingLoss
+from segpipe.training.losses.cbdice import CbDiceLoss
+from segpipe.training.losses.region_wise import RegionWiseLoss
 from segpipe.training.losses.registry import (
     CompositeLoss,
     LossTerm,
@@ -32,5 +50,7 @@ from segpipe.training.losses.registry import (
 )
 from segpipe.training.losses.schedules import Progress
 from segpipe.training.losses.skeleton_recall import SkeletonRecallLoss
+from segpipe.training.losses.topo_loss import TopoLoss
+from segpipe.training.losses.warping import WarpingLoss
 
-__all__ = ["BettiMatchingLoss", "SkeletonRecallLoss", "CompositeLoss", "LossTerm", "Progress", "TermContext", "build_loss", "register_term", "term_names"]
+__all__ = ["BettiMatchingLoss", "CbDiceLoss", "RegionWiseLoss", "SkeletonRecallLoss", "TopoLoss", "WarpingLoss", "CompositeLoss", "LossTerm", "Progress", "TermContext", "build_loss", "register_term", "term_names"]
