@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from segpipe.config import distributed_problems
+from segpipe.config import distributed_problems, network_problems
 from segpipe.datasets.lookup import load_manifest_case, preprocessed_path
 from segpipe.datasets.manifest import Case, Manifest
 from segpipe.errors import ConfigError, InputError
@@ -130,11 +130,8 @@ def _check_patch_size(patch_size: list[int] | None, spec: NetworkSpec) -> tuple[
             f"'train.patch_size' has {len(patch_size)} values but the images are {spec.dimensions}-D",
             fix=f"give {spec.dimensions} sizes, or null to train on whole images",
         )
-    if any(p % spec.divisor for p in patch_size):
-        raise ConfigError(
-            f"'train.patch_size' {list(patch_size)} is not divisible by {spec.divisor} (the product of "
-            "'train.network.strides')", fix=f"use multiples of {spec.divisor}",
-        )
+    if problems := network_problems(spec.channels, spec.strides, patch_size):
+        raise ConfigError(problems[0])
     return tuple(int(p) for p in patch_size)
 
 

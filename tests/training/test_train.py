@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from helpers import TINY, merge
 
 from segpipe.cli import main
 from segpipe.datasets.cases import load_case, save_case
@@ -244,8 +245,10 @@ def test_changed_training_data_is_not_resumed(tmp_path, dataset_2d, make_config,
         (RUN, {"train": {"network": {"strides": [2]}}}, "one stride per down-sampling step"),
     ],
 )
-def test_bad_run_or_settings_are_clear_errors(tmp_path, dataset_2d, config_file, capsys, run, overrides, message):
-    status = main(["train", "--config", str(config_file(overrides)), "--manifest", str(dataset_2d), "--run", run,
+def test_bad_run_or_settings_are_clear_errors(tmp_path, dataset_2d, capsys, run, overrides, message):
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(merge(TINY, overrides)))  # `segpipe train` validates it
+    status = main(["train", "--config", str(config), "--manifest", str(dataset_2d), "--run", run,
                    "--out", str(tmp_path / "run"), "--threads", "1"])
     err = capsys.readouterr().err
     assert status == 2 and message in err and "Traceback" not in err
