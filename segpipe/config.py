@@ -2,7 +2,9 @@
 
 The schema lives in ``workflows/schemas/config.schema.yaml`` (shipped inside the package as
 ``segpipe/schemas/config.schema.yaml`` in wheels). Validation collects every problem, fills the
-schema's defaults, and reports each problem with its key path and the allowed values.
+schema's defaults, and reports each problem with its key path and the allowed values. The checks the
+schema cannot express and that training would otherwise make only after preprocessing (weight
+schedules, the network's strides and patch size) live here too, and training calls them.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
-from collections.abc import Iterator, Mapping
+import math
+from collections.abc import Iterator, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -147,7 +150,13 @@ def _semantic_problems(config: dict[str, Any], given_sections: set[str], dataset
         problems.append(f"'dataset.synthetic.vessels.radius_mm' is {radius}; give [smallest, largest] with smallest < largest")
     train = config.get("train", {})
     problems.extend(distributed_problems(train, train.get("device", "auto")))
+    network = train.get("network", {})
+    problems.extend(network_problems(network.get("channels"), network.get("strides"), train.get("patch_size")))
     losses = config.get("losses", {})
+    for name, definition in losses.items():
+        for index, term in enumerate(definition.get("terms", []) if isinstance(definition, Mapping) else []):
+            if isinstance(term, Mapping):
+                problems.extend(schedule_problems(term.get("weight"), f"losses.{name}.terms[{index}].weight"))
     distance_maps = config.get("preprocess", {}).get("distance_maps", False)
     named = [("experiments.losses", name) for name in config.get("experiments", {}).get("losses", [])]
     if "decode" in given_sections:  # the decode target's loss; its default only matters when decode is configured
@@ -164,6 +173,68 @@ def _semantic_problems(config: dict[str, Any], given_sections: set[str], dataset
                 "maps of preprocessing; set 'preprocess.distance_maps: true'"
             )
     return problems
+
+
+def _numbers(values: Any) -> bool:
+    """Whether ``values`` is a sequence of numbers (else the schema reports it)."""
+    return isinstance(values, Sequence) and all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in values
+    )
+
+
+def schedule_problems(weight: Any, where: str) -> list[str]:
+    """Problems of a term's weight schedule that the schema cannot express.
+
+    Parameters
+    ----------
+    weight
+        The term's ``weight``: a number (nothing to check) or a schedule mapping
+        (:mod:`segpipe.training.losses.schedules`).
+    where
+        Key path of the weight, e.g. ``losses.<name>.terms[<i>].weight``.
+
+    Returns
+    -------
+    list of str
+        One sentence per problem (empty when the schedule is valid): ``until`` must be greater
+        than ``begin`` (``until`` is 1.0, the end of the run, when not given with unit fraction).
+    """
+    if not isinstance(weight, Mapping):
+        return []
+    begin = weight.get("begin", 0.0)
+    until = weight.get("until", 1.0 if weight.get("unit", "fraction") == "fraction" else None)
+    if not _numbers([begin, until]) or until > begin:
+        return []
+    return [f"'{where}.until' ({until:g}) must be greater than '{where}.begin' ({begin:g}): the weight moves "
+            "from start to end between them"]
+
+
+def network_problems(channels: Any, strides: Any, patch_size: Any = None) -> list[str]:
+    """Settings of ``train.network`` and ``train.patch_size`` that do not fit together.
+
+    Parameters
+    ----------
+    channels, strides
+        ``train.network.channels`` and ``train.network.strides``.
+    patch_size
+        ``train.patch_size`` (None: whole images, checked against the manifest by training).
+
+    Returns
+    -------
+    list of str
+        One sentence per problem, naming the keys and the fix (empty when they fit): one stride per
+        down-sampling step, and patch sizes that are multiples of the product of the strides.
+    """
+    if not (_numbers(channels) and _numbers(strides)):
+        return []  # the schema reports it
+    if len(strides) != len(channels) - 1:
+        return [f"'train.network.strides' has {len(strides)} values but 'train.network.channels' has "
+                f"{len(channels)}; give one stride per down-sampling step: len(strides) == len(channels) - 1"]
+    divisor = math.prod(int(s) for s in strides)
+    if _numbers(patch_size) and any(int(p) % divisor for p in patch_size):
+        return [f"'train.patch_size' {list(patch_size)} is not divisible by {divisor} (the product of "
+                f"'train.network.strides'); use multiples of {divisor}"]
+    return []
 
 
 def distributed_problems(train: Mapping[str, Any], device: str) -> list[str]:

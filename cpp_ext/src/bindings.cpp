@@ -4,7 +4,8 @@
 // direction, padding, backend) and calls these functions with C-contiguous float64 host arrays,
 // or for the cuda backend float32/float64 arrays on a CUDA device (DLPack: torch, CuPy, ...); the
 // engine checks shapes, devices and values again and raises ValueError rather than crashing.
-// Failed CUDA calls raise CudaError (a RuntimeError).
+// Failed CUDA calls raise CudaError, a worker thread the system refuses ThreadStartError (both
+// RuntimeError).
 #include "segpipe_topology/engine.h"
 
 #include <nanobind/nanobind.h>
@@ -198,6 +199,7 @@ void gather(const InputArray &values, const IndexArray &indices, OutputArray out
 NB_MODULE(_engine, m) {
     m.doc() = "segpipe topology engine: cubical persistence and Betti matching in C++";
     nb::exception<topo::CudaError>(m, "CudaError", PyExc_RuntimeError);
+    nb::exception<topo::ThreadStartError>(m, "ThreadStartError", PyExc_RuntimeError);
     m.def("engine_version", []() { return "0.3.0"; }, "Version string of the compiled engine.");
     m.def("cuda_compiled", &topo::cuda_compiled, "Whether the engine was built with its CUDA kernels.");
     m.def(

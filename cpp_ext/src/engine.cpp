@@ -17,6 +17,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
 
 namespace segpipe::topology {
@@ -271,9 +272,20 @@ void run_parallel(size_t count, int threads, const std::function<void(size_t)> &
     };
     const size_t workers = std::min<size_t>(count, size_t(std::max(threads, 1)));
     std::vector<std::thread> pool;
-    for (size_t w = 1; w < workers; ++w) pool.emplace_back(worker);
-    worker();
+    pool.reserve(workers);
+    std::string refused;  // why the system refused a thread (a joinable thread must never be destroyed)
+    for (size_t w = 1; w < workers && refused.empty(); ++w) {
+        try {
+            pool.emplace_back(worker);
+        } catch (const std::system_error &error) {
+            refused = "could not start worker thread " + std::to_string(w + 1) + " of " +
+                      std::to_string(workers) + ": " + error.what();
+            next = count;  // the running threads stop after their current task
+        }
+    }
+    if (refused.empty()) worker();
     for (auto &thread : pool) thread.join();
+    if (!refused.empty()) throw ThreadStartError(refused);
     for (auto &error : errors)
         if (error) std::rethrow_exception(error);
 }

@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
         args.dataset, args.out, normalisation=settings["normalisation"], distance_maps=settings["distance_maps"],
         label_policy=LabelPolicy(settings["label_policy"], float(settings["label_threshold"])),
         target_spacing=settings["target_spacing"], threads=args.threads, progress=sys.stderr.isatty(),
+        predicted_splits=config["predict"]["splits"],
     )
     print(f"segpipe preprocess: {len(manifest.cases)} cases -> {args.out}")
     return 0

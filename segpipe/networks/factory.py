@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from segpipe.config import network_problems
 from segpipe.errors import ConfigError
 
 #: Output modes: one foreground logit (sigmoid) or background/foreground logits (softmax).
@@ -65,11 +66,8 @@ class NetworkSpec:
         """
         channels = tuple(int(c) for c in network["channels"])
         strides = tuple(int(s) for s in network["strides"])
-        if len(strides) != len(channels) - 1:
-            raise ConfigError(
-                f"'train.network.strides' has {len(strides)} values but 'train.network.channels' has {len(channels)}",
-                fix="give one stride per down-sampling step: len(strides) == len(channels) - 1",
-            )
+        if problems := network_problems(channels, strides):
+            raise ConfigError(problems[0])
         if output not in OUTPUT_CHANNELS:
             raise ConfigError(f"'train.output' is {output!r}; allowed values: {', '.join(OUTPUT_CHANNELS)}")
         if dimensions not in (2, 3):

@@ -562,6 +562,7 @@ def preprocess_dataset(
     target_spacing: Sequence[float] | None = None,
     threads: int = 1,
     progress: bool = False,
+    predicted_splits: Sequence[str] = (),
 ) -> Manifest:
     """Validate and preprocess every case of ``dataset`` into ``out``.
 
@@ -585,6 +586,10 @@ def preprocess_dataset(
         Worker processes (1: work in this process).
     progress
         Show a progress bar on standard error.
+    predicted_splits
+        Splits that must hold cases, checked before any file is read: those that `segpipe predict`
+        will predict and evaluate after training (``predict.splits``; `segpipe preprocess` passes
+        them), so that no run trains in vain.
 
     Returns
     -------
@@ -594,12 +599,20 @@ def preprocess_dataset(
     Raises
     ------
     InputError
-        If the dataset cannot be read, or listing every offending file of every case.
+        If the dataset cannot be read, a predicted split has no cases, or listing every offending
+        file of every case.
     """
     if normalisation not in NORMALISATIONS:
         raise SegpipeError(f"unknown normalisation {normalisation!r}", fix=f"use one of {', '.join(NORMALISATIONS)}")
     layout_problems: list[str] = []
     manifest = read_dataset(dataset, problems=layout_problems)
+    for split in predicted_splits:
+        if not manifest.select(split=split):
+            raise InputError(
+                f"the data set has no cases in split '{split}', which 'predict.splits' predicts and evaluates after "
+                "training", where=Path(dataset),
+                fix=f"assign cases to split '{split}' in the data set, or remove '{split}' from 'predict.splits'",
+            )
     if target_spacing is not None:
         if len(target_spacing) != manifest.dimensions or not all(s > 0 for s in target_spacing):
             raise SegpipeError(

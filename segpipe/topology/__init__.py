@@ -37,13 +37,14 @@ CUDA torch tensors on the device. The CPU backend takes host arrays only (as Num
 arrays given to the CUDA backend are copied to CUDA device 0.
 
 Every function raises :class:`TopologyValueError` / :class:`TopologyTypeError` (both
-:class:`segpipe.errors.InputError`) for unusable input.
+:class:`segpipe.errors.InputError`) for unusable input, and :class:`TopologyThreadError` when the
+system refuses one of the engine's worker threads (a thread or memory limit).
 """
 
 from segpipe.topology._engine import engine_version
 from segpipe.topology.backend import cuda_available, cuda_compiled, select_backend
 from segpipe.topology.connectivity import CONNECTIVITIES, DEFAULT_CONNECTIVITY
-from segpipe.topology.errors import TopologyBackendError, TopologyTypeError, TopologyValueError
+from segpipe.topology.errors import TopologyBackendError, TopologyThreadError, TopologyTypeError, TopologyValueError
 from segpipe.topology.gather import gather
 from segpipe.topology.matching import BettiMatching, DimensionMatching, betti_matching, betti_matching_batch
 from segpipe.topology.metrics import betti_matching_error, betti_matching_loss, betti_numbers
@@ -57,6 +58,7 @@ __all__ = [
     "DEFAULT_CONNECTIVITY",
     "DimensionMatching",
     "TopologyBackendError",
+    "TopologyThreadError",
     "TopologyTypeError",
     "TopologyValueError",
     "barcode",

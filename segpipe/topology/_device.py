@@ -15,7 +15,7 @@ import numpy as np
 
 from segpipe.topology import _engine
 from segpipe.topology._inputs import as_image, check_shape, same_shape
-from segpipe.topology.errors import TopologyTypeError, TopologyValueError
+from segpipe.topology.errors import TopologyThreadError, TopologyTypeError, TopologyValueError
 
 #: DLPack device types of CUDA memory (kDLCUDA, kDLCUDAManaged).
 _CUDA_DEVICE_TYPES = (2, 13)
@@ -107,7 +107,8 @@ def _on_device_of(anchor: Any, data: Any, name: str) -> Any:
 
 @contextmanager
 def engine_errors(where: str) -> Iterator[None]:
-    """Turn the engine's ValueError (its own checks of device arrays) into TopologyValueError."""
+    """Turn the engine's ValueError (its own checks of device arrays) into TopologyValueError and
+    its ThreadStartError (the system refused a worker thread) into TopologyThreadError."""
     try:
         yield
     except TopologyValueError:
@@ -115,6 +116,10 @@ def engine_errors(where: str) -> Iterator[None]:
     except ValueError as error:
         raise TopologyValueError(
             str(error), where=where, fix="pass finite float32/float64 arrays of equal shape on one device"
+        ) from error
+    except _engine.ThreadStartError as error:
+        raise TopologyThreadError(
+            str(error), where="threads", fix="pass fewer threads, or raise the process's thread or memory limit"
         ) from error
 
 

@@ -19,3 +19,7 @@ class TopologyTypeError(InputError, TypeError):
 
 class TopologyBackendError(SegpipeError, RuntimeError):
     """The requested backend cannot run here (e.g. the CUDA backend without a usable GPU)."""
+
+
+class TopologyThreadError(SegpipeError, RuntimeError):
+    """The system refused a worker thread of the engine (a process, thread or memory limit)."""

@@ -11,12 +11,24 @@ from skimage.measure import euler_number
 from segpipe.topology._device import device_image, is_device_array
 from segpipe.topology._inputs import as_image
 from segpipe.topology.connectivity import DEFAULT_CONNECTIVITY, check_connectivity
+from segpipe.topology.errors import TopologyValueError
 from segpipe.topology.gather import gather
 from segpipe.topology.matching import BettiMatching, betti_matching
 
 
 def binarize(mask: Any, name: str, threshold: float = 0.5) -> np.ndarray:
-    """``mask > threshold`` as a float64 array of 0.0 and 1.0 (validated as in :func:`barcode`)."""
+    """``mask > threshold`` as a float64 array of 0.0 and 1.0 (validated as in :func:`barcode`).
+
+    Raises
+    ------
+    segpipe.topology.errors.TopologyValueError
+        If ``threshold`` is not a number, or NaN (no value is above NaN: every mask would be empty).
+    """
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float | np.integer | np.floating) or np.isnan(threshold):
+        raise TopologyValueError(
+            f"threshold is {threshold!r}, not a number", where="threshold",
+            fix="pass the value above which a voxel is foreground, e.g. 0.5 for probabilities",
+        )
     return (as_image(mask, name) > threshold).astype(np.float64)
 
 
@@ -131,21 +143,34 @@ def betti_matching_loss(
     Returns
     -------
     float or numpy.ndarray
+
+    Raises
+    ------
+    segpipe.topology.errors.TopologyValueError
+        If the loss exceeds the largest float64 (inputs of magnitude near 1e154 or more).
     """
     p = matching.framed(_loss_values(prediction, "prediction"))
     t = matching.framed(_loss_values(target, "target"))
     losses = np.zeros(len(matching))
-    for dim, bars in enumerate(matching):
-        pb, tb = gather(p, bars.prediction_matched_birth), gather(t, bars.target_matched_birth)
-        pd, td = gather(p, bars.prediction_matched_death), gather(t, bars.target_matched_death)
-        finite = ~(np.isnan(pd) | np.isnan(td))
-        losses[dim] = 2 * (np.sum((pb - tb) ** 2) + np.sum((pd[finite] - td[finite]) ** 2))
-        for array, births, deaths in (
-            (p, bars.prediction_unmatched_birth, bars.prediction_unmatched_death),
-            (t, bars.target_unmatched_birth, bars.target_unmatched_death),
-        ):
-            losses[dim] += np.sum((gather(array, deaths) - gather(array, births)) ** 2)
-    return losses if per_dimension else float(losses.sum())
+    with np.errstate(over="ignore"):  # checked below
+        for dim, bars in enumerate(matching):
+            pb, tb = gather(p, bars.prediction_matched_birth), gather(t, bars.target_matched_birth)
+            pd, td = gather(p, bars.prediction_matched_death), gather(t, bars.target_matched_death)
+            finite = ~(np.isnan(pd) | np.isnan(td))
+            losses[dim] = 2 * (np.sum((pb - tb) ** 2) + np.sum((pd[finite] - td[finite]) ** 2))
+            for array, births, deaths in (
+                (p, bars.prediction_unmatched_birth, bars.prediction_unmatched_death),
+                (t, bars.target_unmatched_birth, bars.target_unmatched_death),
+            ):
+                losses[dim] += np.sum((gather(array, deaths) - gather(array, births)) ** 2)
+        total = losses.sum()
+    if not np.isfinite(total):  # a sum of squares of finite values: it overflowed
+        raise TopologyValueError(
+            f"the loss exceeds the largest float64 ({np.finfo(np.float64).max:.3g}): it sums squared differences "
+            "of input values, and these inputs reach such magnitudes", where="prediction/target",
+            fix="scale the inputs (e.g. probabilities in [0, 1]) before computing the loss",
+        )
+    return losses if per_dimension else float(total)
 
 
 def _loss_values(data: Any, name: str) -> Any:

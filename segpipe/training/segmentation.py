@@ -32,6 +32,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import astuple
 from os import PathLike
@@ -41,7 +42,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from segpipe.config import distributed_problems
+from segpipe.config import distributed_problems, network_problems
 from segpipe.datasets.lookup import load_manifest_case, preprocessed_path
 from segpipe.datasets.manifest import Case, Manifest
 from segpipe.errors import ConfigError, InputError
@@ -132,11 +133,8 @@ def _check_patch_size(patch_size: list[int] | None, spec: NetworkSpec) -> tuple[
             f"'train.patch_size' has {len(patch_size)} values but the images are {spec.dimensions}-D",
             fix=f"give {spec.dimensions} sizes, or null to train on whole images",
         )
-    if any(p % spec.divisor for p in patch_size):
-        raise ConfigError(
-            f"'train.patch_size' {list(patch_size)} is not divisible by {spec.divisor} (the product of "
-            "'train.network.strides')", fix=f"use multiples of {spec.divisor}",
-        )
+    if problems := network_problems(spec.channels, spec.strides, patch_size):
+        raise ConfigError(problems[0])
     return tuple(int(p) for p in patch_size)
 
 
@@ -396,10 +394,18 @@ def _train_process(
     source = _batch_source(train_cases, manifest_path, run, loss, sampling, context.shard(sampling.batch_size),
                            teacher, threshold, device)
     loop = LoopSettings(int(settings["iterations"]), int(settings["checkpoint_every"]), settings["validate_every"])
+    validates = bool(manifest.select(split="val"))
+    if not validates and context.is_main:
+        print(
+            f"segpipe train: warning: {manifest_path}: the manifest has no validation cases (split 'val'): training "
+            "runs without validation (no val_dice in train_log.csv; the model is the one of the last iteration)\n"
+            "  fix: assign some cases to split 'val' in the data set and run `segpipe preprocess` again",
+            file=sys.stderr, flush=True,
+        )
     task = SegmentationTask(
         name=run_id, loss_function=loss, source=source, num_workers=int(settings["num_workers"]),
         validation=_validation_cases(manifest, manifest_path, run.label_type, context),
-        validates=bool(manifest.select(split="val")), spec=spec, patch_size=patch_size, device=device,
+        validates=validates, spec=spec, patch_size=patch_size, device=device,
         threshold=threshold, context=context,
         model_info=ModelInfo(spec, run_id, run.label_type, loop.iterations, patch_size, config["preprocess"]["normalisation"]),
         scnp_neighbourhood=int(settings["scnp_neighbourhood"]) if run.framework == "scnp" else None,

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import multiprocessing
+import os
+import signal
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, TypeVar
@@ -36,6 +41,8 @@ def run_jobs(
         Label of the progress bar.
     initializer
         Called once in each worker process before its first job (e.g. to limit thread pools).
+        On Linux every worker is first bound to this process: it is killed when this process dies
+        (also by ``kill -9`` or the out-of-memory killer), so that no worker goes on as an orphan.
 
     Returns
     -------
@@ -53,7 +60,8 @@ def run_jobs(
                 bar.update()
             return results
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context, initializer=initializer) as pool:
+        setup = functools.partial(_start_worker, os.getpid(), initializer)
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context, initializer=setup) as pool:
             futures = {pool.submit(function, *job): index for index, job in enumerate(jobs)}
             try:
                 for future in as_completed(futures):
@@ -64,3 +72,25 @@ def run_jobs(
                     future.cancel()
                 raise
     return results
+
+
+#: ``prctl`` option: the signal a process gets when its parent dies (linux/prctl.h).
+_PR_SET_PDEATHSIG = 1
+
+
+def _start_worker(parent: int, initializer: Callable[[], None] | None) -> None:
+    """Worker set-up: die with ``parent`` (Linux), then run ``initializer``.
+
+    The kernel sends the signal when the thread that started the worker ends; :func:`run_jobs`
+    starts the workers from the thread that waits for their results, so that thread outlives them.
+    On other systems a worker whose parent died ends after its current job.
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, f"prctl(PR_SET_PDEATHSIG) failed: {os.strerror(error)}")
+        if os.getppid() != parent:  # the parent died before the request
+            os._exit(1)
+    if initializer is not None:
+        initializer()

@@ -1,5 +1,8 @@
 """The batch API gives the single-pair results, on any number of threads, without the GIL."""
 
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 
@@ -92,3 +95,29 @@ def test_batch_releases_the_gil():
     elapsed = time.perf_counter() - start
     # While C++ computes, this thread keeps running Python code.
     assert ticks > 200 * elapsed, (ticks, elapsed)
+
+
+def test_refused_worker_threads_raise_instead_of_aborting():
+    # Issue 18.4: under an address-space limit that leaves no room for 400 thread stacks the engine
+    # aborted the process (std::terminate, rc 134). It must raise, and the process must go on.
+    script = textwrap.dedent(
+        """
+        import resource
+        import numpy as np
+        from segpipe.topology import TopologyThreadError, betti_matching_batch
+
+        size = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmSize"))
+        limit = size * 1024 + 256 * 2**20  # 256 MiB more: room for a few 8 MiB thread stacks only
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        pairs = [np.zeros((4, 4))] * 400
+        try:
+            betti_matching_batch(pairs, pairs, threads=400)
+        except TopologyThreadError as error:
+            print("raised:", error)
+        print("alive")
+        """
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "raised: threads: could not start worker thread" in run.stdout, run.stdout
+    assert "of 400" in run.stdout and "fix: pass fewer threads" in run.stdout and "alive" in run.stdout

@@ -4,7 +4,16 @@ import numpy as np
 import pytest
 
 from segpipe.errors import InputError
-from segpipe.topology import TopologyTypeError, TopologyValueError, barcode
+from segpipe.topology import (
+    TopologyTypeError,
+    TopologyValueError,
+    barcode,
+    betti_matching,
+    betti_matching_error,
+    betti_matching_loss,
+    betti_numbers,
+    gather,
+)
 
 
 @pytest.mark.parametrize(
@@ -102,3 +111,42 @@ def test_too_large_t_construction_is_refused_clearly(monkeypatch):
     with pytest.raises(TopologyValueError, match="T-construction"):
         barcode(np.zeros((6, 6)), connectivity="full")
     assert len(barcode(np.zeros((6, 6)), connectivity="face")[0]) == 1
+
+
+@pytest.mark.parametrize(
+    ("coordinates", "message"),
+    [
+        ([[0, 1], [3, 0]], r"row 1 \(\[3, 0\]\) lies outside the array of shape \(3, 4\)"),
+        ([[0, -2]], r"row 0 \(\[0, -2\]\) lies outside"),
+        ([[-1, 2]], r"row 0 \(\[-1, 2\]\) lies outside"),  # only rows of -1 have no voxel
+        ([[1, 2, 0]], r"3 columns, but the array has 2 axes"),
+        ([[0.5, 1]], "integer"),
+    ],
+)
+def test_gather_rejects_coordinates_outside_the_array(coordinates, message):
+    # Issue 18.10: a raw NumPy ValueError ("invalid entry in coordinates array") or a silent NaN.
+    with pytest.raises(TopologyValueError, match=message) as info:
+        gather(np.zeros((3, 4)), np.array(coordinates))
+    assert "coordinates" in str(info.value)
+    assert gather(np.arange(12.0).reshape(3, 4), np.array([[2, 3], [-1, -1]])).tolist() == [11.0, pytest.approx(np.nan, nan_ok=True)]
+
+
+@pytest.mark.parametrize("threshold", [np.nan, "high", None])
+def test_betti_numbers_reject_a_threshold_that_is_not_a_number(threshold):
+    # Issue 18.10: threshold=nan gave [0, 0] (no voxel is above NaN) without a word.
+    mask = np.ones((4, 4))
+    for function in (lambda: betti_numbers(mask, threshold=threshold),
+                     lambda: betti_matching_error(mask, mask, threshold=threshold)):
+        with pytest.raises(TopologyValueError, match="threshold"):
+            function()
+
+
+def test_loss_that_exceeds_float64_is_a_clear_error():
+    # Issue 18.10: finite inputs near 1e308 gave inf (the squared differences overflow).
+    rng = np.random.default_rng(0)
+    prediction, target = rng.random((8, 8)) * 1e308, (rng.random((8, 8)) > 0.5) * 1e308
+    matching = betti_matching(prediction, target)
+    with pytest.raises(TopologyValueError, match="exceeds the largest float64"):
+        betti_matching_loss(matching, prediction, target)
+    scaled = betti_matching_loss(matching, prediction / 1e308, target / 1e308)  # the same matching
+    assert np.isfinite(scaled) and scaled > 0

@@ -84,6 +84,21 @@ def test_superlevel_matching_is_the_reference_on_negated_arrays(reference):
             assert_same_matching(ours, result, prediction, target, exact_coordinates=False)
 
 
+@pytest.mark.parametrize("roughness", [0.0, 20.0, 400.0])
+@pytest.mark.parametrize("filtration", ["sublevel", "superlevel"])
+def test_structured_against_random_equals_the_reference_exactly(reference, filtration, roughness):
+    """A ramp (np.arange, rough or not) against noise: the comparison image sweeps the volume,
+    and only its columns up to its last death are reduced (issue 19, item 2)."""
+    rng = np.random.default_rng(int(roughness) + 13)
+    for shape in [(9, 10, 11), (12, 7, 8), (6, 6, 6)]:
+        ramp = np.arange(float(np.prod(shape))).reshape(shape) + roughness * rng.random(shape)
+        noise = rng.random(shape) * ramp.max()
+        for a, b in ((ramp, noise), (noise, ramp)):
+            ours = betti_matching(a, b, filtration=filtration, connectivity="face")
+            sign = 1.0 if filtration == "sublevel" else -1.0
+            assert_same_matching(ours, reference.compute_matching(sign * a, sign * b), a, b, exact_coordinates=True)
+
+
 def test_full_connectivity_is_the_reference_on_the_cell_grid(reference):
     rng = np.random.default_rng(12)
     for ndim in (2, 3):

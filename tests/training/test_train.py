@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import signal
@@ -16,6 +17,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from helpers import TINY, merge
 
 from segpipe.cli import main
 from segpipe.datasets.cases import load_case, save_case
@@ -244,8 +246,10 @@ def test_changed_training_data_is_not_resumed(tmp_path, dataset_2d, make_config,
         (RUN, {"train": {"network": {"strides": [2]}}}, "one stride per down-sampling step"),
     ],
 )
-def test_bad_run_or_settings_are_clear_errors(tmp_path, dataset_2d, config_file, capsys, run, overrides, message):
-    status = main(["train", "--config", str(config_file(overrides)), "--manifest", str(dataset_2d), "--run", run,
+def test_bad_run_or_settings_are_clear_errors(tmp_path, dataset_2d, capsys, run, overrides, message):
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(merge(TINY, overrides)))  # `segpipe train` validates it
+    status = main(["train", "--config", str(config), "--manifest", str(dataset_2d), "--run", run,
                    "--out", str(tmp_path / "run"), "--threads", "1"])
     err = capsys.readouterr().err
     assert status == 2 and message in err and "Traceback" not in err
@@ -259,6 +263,18 @@ def test_label_type_missing_from_manifest(tmp_path, dataset_2d, config_file, cap
     status = main(["train", "--config", str(config_file()), "--manifest", str(narrowed),
                    "--run", "unet.dice_ce.pseudo.large.plain.s0", "--out", str(tmp_path), "--threads", "1"])
     assert status == 2 and "trains on 'pseudo' labels, but the manifest has only accurate" in capsys.readouterr().err
+
+
+def test_training_without_validation_cases_says_so(tmp_path, dataset_2d, make_config, capsys, one_thread):
+    # Issue 18.10: a data set without validation cases trained without validation and without a word.
+    manifest = Manifest.load(dataset_2d)
+    manifest.cases = [dataclasses.replace(case, split="train") if case.split == "val" else case for case in manifest.cases]
+    no_val = manifest.save(dataset_2d.parent / "no_val_manifest.json")
+    train(make_config({"train": {"iterations": 2}}), no_val, RUN, tmp_path / "run", show_progress=False)
+    err = capsys.readouterr().err
+    assert f"segpipe train: warning: {no_val}: the manifest has no validation cases (split 'val')" in err
+    assert "training runs without validation" in err and "fix:" in err
+    assert (tmp_path / "run" / "model.pt").is_file()
 
 
 def test_missing_manifest_is_a_clear_error(tmp_path, config_file, capsys):

@@ -35,6 +35,29 @@ def test_invalid_config_names_key_and_allowed_values(config, expected):
     assert expected in str(info.value)
 
 
+#: Settings that training rejects (issue 18.9: `segpipe config` and `snakemake -n` accepted them).
+TRAINING_REJECTS = [
+    ({"losses": {"late": {"terms": [{"name": "dice_ce", "weight": {"start": 1, "end": 0, "begin": 0.6, "until": 0.4}}]}}},
+     "'losses.late.terms[0].weight.until' (0.4) must be greater than 'losses.late.terms[0].weight.begin' (0.6)"),
+    ({"losses": {"late": {"terms": [{"name": "ce", "weight": {"start": 1, "end": 0, "begin": 300, "until": 200,
+                                                            "unit": "iterations"}}]}}},
+     "'losses.late.terms[0].weight.until' (200) must be greater than"),
+    ({"train": {"network": {"channels": [8, 16], "strides": [2, 2, 2]}}},
+     "'train.network.strides' has 3 values but 'train.network.channels' has 2"),
+    ({"train": {"network": {"channels": [8, 16, 32], "strides": [2, 2]}, "patch_size": [64, 30]}},
+     "'train.patch_size' [64, 30] is not divisible by 4"),
+]
+
+
+@pytest.mark.parametrize(("config", "expected"), TRAINING_REJECTS)
+def test_config_rejects_what_training_rejects(tmp_path, capsys, config, expected):
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert main(["config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err
+
+
 def test_every_problem_is_reported_at_once():
     with pytest.raises(ConfigError) as info:
         validate_config({"train": {"iterations": 0, "device": "tpu"}, "bogus": 1})

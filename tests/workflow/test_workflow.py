@@ -68,6 +68,21 @@ def test_invalid_configuration_is_reported(tmp_path):
     assert "unknown key 'optimiser' in 'train'" in result.stderr + result.stdout
 
 
+def test_dry_run_rejects_what_training_rejects(tmp_path):
+    # Issue 18.9: a schedule ending before it begins and more strides than channels allow were
+    # accepted by `snakemake -n`; training failed on them only after preprocessing.
+    config = tmp_path / "bad.yaml"
+    config.write_text(yaml.safe_dump({
+        "losses": {"late": {"terms": [{"name": "dice_ce", "weight": {"start": 1, "end": 0, "begin": 0.6, "until": 0.4}}]}},
+        "train": {"network": {"channels": [8, 16], "strides": [2, 2, 2]}},
+    }))
+    result = snakemake(tmp_path, "-n", "-p", "all", configfile=config)
+    assert result.returncode != 0
+    output = result.stderr + result.stdout
+    assert "'losses.late.terms[0].weight.until' (0.4) must be greater than" in output
+    assert "'train.network.strides' has 3 values but 'train.network.channels' has 2" in output
+
+
 def test_smoke_workflow_runs_to_a_report_and_reruns_only_what_changed(tmp_path):
     result = snakemake(tmp_path, "--cores", "2")
     assert result.returncode == 0, result.stderr[-5000:]

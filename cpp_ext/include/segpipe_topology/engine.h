@@ -35,6 +35,13 @@ class CudaError : public std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+// The system refused a worker thread (a process, thread or memory limit); the message names the
+// thread, the number asked for and the system's reason.
+class ThreadStartError : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
 // Whether the engine was built with its CUDA kernels.
 bool cuda_compiled();
 // Empty if the cuda backend can run on the current CUDA device, else why not (built without CUDA,
@@ -95,7 +102,8 @@ StageOutputs compute_stage_outputs(const std::vector<ImageView> &images, bool ne
 void gather(const ImageView &values, const int64_t *indices, size_t count, double *out, double missing);
 
 // Runs task(0) .. task(count - 1) on up to `threads` threads and rethrows the first exception (in
-// task order) after all tasks have finished.
+// task order) after all tasks have finished. If a thread cannot be started, the threads already
+// running finish their current task and ThreadStartError is thrown.
 void run_parallel(size_t count, int threads, const std::function<void(size_t)> &task);
 
 }  // namespace segpipe::topology

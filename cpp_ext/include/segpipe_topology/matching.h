@@ -65,6 +65,15 @@ PairList top_bars_and_image(const Grid<K> &grid, const Rank *rank, const Rank *t
     return bars;
 }
 
+// How many of `columns` (squares in filtration order) lead up to the last death of `bars`.
+inline size_t columns_to_last_death(const std::vector<Index> &columns, const PairList &bars, size_t num_slots) {
+    Bitmap death(num_slots);
+    for (size_t i = 0; i < bars.size(); ++i) death.set(bars.death[i]);
+    size_t count = columns.size();
+    while (count > 0 && !death.test(columns[count - 1])) --count;
+    return count;
+}
+
 }  // namespace detail
 
 // The matching of filtrations 0 and 1 of `stages` through their comparison image (filtration 2).
@@ -96,11 +105,12 @@ CellMatching compute_cell_matching(const Grid<K> &grid, ParallelStages &stages) 
         }
     }
 
-    // 2. Each input: its bars, and the image pairs of its inclusion into the comparison image in
-    //    the top dimension (in the input's dual union-find pass) and in dimension 1 (reducing the
-    //    comparison image's columns with the input's rows).
+    // 2. Each input: its bars, the image pairs of its inclusion into the comparison image in the
+    //    top dimension (in the input's dual union-find pass) and, in 3D, what the image pairs of
+    //    dimension 1 need (step 4): the input's rows and the bar born at each row.
     std::vector<Index> top_image[2];
-    CellMap middle_image[2];
+    RowOrder middle_rows[2];
+    std::vector<Index> bar_of_row[2];
     for (int k = 0; k < 2; ++k) {
         const Rank *rank = stages.vertices(k).rank.data();
         CellBarcode &bars = out.input[k];
@@ -122,24 +132,17 @@ CellMatching compute_cell_matching(const Grid<K> &grid, ParallelStages &stages) 
                                                           h_top_rank.data(), squares, nullptr, positive,
                                                           top_image[k]);
             remove_cleared(squares, positive);
-            RowOrder rows;
+            RowOrder &rows = middle_rows[k];
             {
                 const std::vector<Index> edges = stages.sorted_cells(k, 1);
                 bars.pairs[0] = vertex_bars<3>(grid, rank, edges, nullptr, negative);
                 rows = positive_rows(edges, negative, grid.num_slots(1));
             }
             bars.pairs[1] = middle_bars(grid, rank, squares, stages.apparent_pivots(k, k, squares), rows);
-            squares = std::vector<Index>();
             // Bars of dimension 1 start at positive edges: look them up by row.
-            std::vector<Index> bar_of_row(rows.edges.size(), kNoIndex);
+            bar_of_row[k].assign(rows.edges.size(), kNoIndex);
             for (size_t i = 0; i < bars.pairs[1].size(); ++i)
-                bar_of_row[rows.position[bars.pairs[1].birth[i]]] = Index(i);
-            ColumnReduction(grid, rows).run(h_squares, stages.apparent_pivots(k, kComparison, h_squares),
-                                            [&](Index edge, Index square) {
-                const Index bar = bar_of_row[rows.position[edge]];
-                if (bar != kNoIndex) middle_image[k].add(square, bar);
-            });
-            middle_image[k].finish();
+                bar_of_row[k][rows.position[bars.pairs[1].birth[i]]] = Index(i);
         }
     }
 
@@ -166,11 +169,25 @@ CellMatching compute_cell_matching(const Grid<K> &grid, ParallelStages &stages) 
     }
 
     // 4. Dimension 1 (3D) and the top dimension of the comparison image, matched through the
-    //    image pairs.
+    //    image pairs. The image pairs of dimension 1 come from reducing the comparison image's
+    //    columns with each input's rows; only the columns up to the last death of a bar of the
+    //    comparison image are reduced, since a column never changes the earlier ones. When the
+    //    two orders differ much (a structured comparison image swept against a random input's
+    //    rows) the columns fill in heavily; those after the last death were reduced in vain.
     if constexpr (K == 3) {
         const PairList h_middle_bars =
             middle_bars(grid, h, h_squares, stages.apparent_pivots(kComparison, kComparison, h_squares),
                         positive_rows(h_edges, h_negative, grid.num_slots(1)));
+        h_squares.resize(detail::columns_to_last_death(h_squares, h_middle_bars, grid.num_slots(2)));
+        CellMap middle_image[2];
+        for (int k = 0; k < 2; ++k) {
+            ColumnReduction(grid, middle_rows[k]).run(h_squares, stages.apparent_pivots(k, kComparison, h_squares),
+                                                      [&](Index edge, Index square) {
+                const Index bar = bar_of_row[k][middle_rows[k].position[edge]];
+                if (bar != kNoIndex) middle_image[k].add(square, bar);
+            });
+            middle_image[k].finish();
+        }
         for (size_t i = 0; i < h_middle_bars.size(); ++i) {
             const Index a = middle_image[0].find(h_middle_bars.death[i]);
             const Index b = middle_image[1].find(h_middle_bars.death[i]);

@@ -19,12 +19,12 @@ Essential bars
     counts differ).
 Distances
     Per homology dimension, with the L-infinity ground metric on the plane: the bottleneck distance
-    (``gudhi.bottleneck_distance``, exact) and the Wasserstein distance of order
-    ``evaluate.wasserstein_order`` (``gudhi.hera.wasserstein_distance``, relative error at most
-    :data:`HERA_DELTA`; exact POT-based ``gudhi.wasserstein`` needs a dense cost matrix, gigabytes
-    for the ~10^4 points of a 3D probability map). Diagrams are passed to gudhi as the sublevel
-    diagrams of ``1 - x`` (points ``(1 - birth, 1 - death)``), a reflection that preserves both
-    distances.
+    and the Wasserstein distance of order ``evaluate.wasserstein_order``, both exact and in closed
+    form (:func:`distances_to_label`): the label's diagram is ``k`` copies of one point, so an
+    optimal matching only chooses which points of the probability map go to those copies (the
+    others go to the diagonal). This takes ``O(n log n)`` for ``n`` points, where general solvers
+    (gudhi's bottleneck distance, hera's Wasserstein distance) took 1.1 s at 512^2 and 16-24 s and
+    3.2 GB at 128^3; the tests check the values against gudhi's exact solvers.
 """
 
 from __future__ import annotations
@@ -35,8 +35,6 @@ from segpipe.evaluation.metrics.betti import DIMENSIONS, mask_betti_numbers
 from segpipe.evaluation.metrics.registry import CaseInputs, register_metric
 from segpipe.topology import barcode
 
-#: Relative error bound of hera's Wasserstein distance.
-HERA_DELTA = 1e-4
 #: Value at which essential bars are closed (the end of a superlevel filtration of values in [0, 1]).
 FILTRATION_END = 0.0
 
@@ -71,21 +69,63 @@ def label_diagrams(betti: np.ndarray) -> list[np.ndarray]:
     return [np.tile([[1.0, FILTRATION_END]], (count, 1)) for count in counts]
 
 
-def diagram_distances(first: np.ndarray, second: np.ndarray, order: float) -> tuple[float, float]:
-    """Bottleneck and order-``order`` Wasserstein distance of two superlevel diagrams (L-infinity ground metric).
+def distances_to_label(diagram: np.ndarray, count: int, order: float) -> tuple[float, float]:
+    """Bottleneck and order-``order`` Wasserstein distance between a superlevel diagram and ``count``
+    copies of the point (1, 0) (a label's diagram), with the L-infinity ground metric, exactly.
 
-    Points on the diagonal (zero persistence, e.g. the essential bar of an all-zero map closed at 0)
-    are dropped first: they change neither distance, and hera's Wasserstein distance (gudhi 3.13)
-    never returns when given one together with two or more other points.
+    Parameters
+    ----------
+    diagram
+        ``(n, 2)`` points (birth, death) with birth >= death.
+    count
+        Number of copies of (1, 0): the label's Betti number.
+    order
+        Order of the Wasserstein distance (>= 1).
+
+    Returns
+    -------
+    tuple of float
+        The bottleneck and the Wasserstein distance.
+
+    Notes
+    -----
+    A point ``a`` costs ``c(a) = max(1 - birth, death)`` when matched to (1, 0) and
+    ``e(a) = (birth - death) / 2`` when matched to the diagonal; an unmatched copy of (1, 0) costs
+    ``1/2``. A matching is the set ``S`` of at most ``count`` points matched to the copies, so the
+    Wasserstein cost ``sum_S c^q + sum_rest e^q + (count - |S|) / 2^q`` is least when ``S`` holds the
+    points with the most negative gains ``c^q - e^q - 2^-q``, at most ``count`` of them. The
+    bottleneck distance is the least candidate value ``t`` (a ``c``, an ``e``, 1/2 or 0) for which a
+    matching of costs at most ``t`` exists: every point with ``e > t`` has ``c <= t``, there are at
+    most ``count`` of them, and unless ``t >= 1/2`` at least ``count`` points have ``c <= t``.
     """
-    import gudhi
-    import gudhi.hera
+    points = np.asarray(diagram, dtype=np.float64).reshape(-1, 2)
+    to_label = np.maximum(1.0 - points[:, 0], points[:, 1])
+    to_diagonal = (points[:, 0] - points[:, 1]) / 2.0
+    label_to_diagonal = 0.5
 
-    a, b = (1.0 - np.asarray(diagram, dtype=np.float64).reshape(-1, 2) for diagram in (first, second))
-    a, b = (points[points[:, 0] != points[:, 1]] for points in (a, b))
-    bottleneck = gudhi.bottleneck_distance(a, b)
-    wasserstein = gudhi.hera.wasserstein_distance(a, b, order=order, internal_p=np.inf, delta=HERA_DELTA)
-    return float(bottleneck), float(wasserstein)
+    gain = to_label**order - to_diagonal**order - label_to_diagonal**order
+    matched = np.zeros(len(points), dtype=bool)
+    if count and len(points):
+        best = np.argsort(gain, kind="stable")[:count]
+        matched[best[gain[best] < 0]] = True
+    cost = (np.sum(to_label[matched] ** order) + np.sum(to_diagonal[~matched] ** order)
+            + (count - int(matched.sum())) * label_to_diagonal**order)
+
+    def feasible(t: float) -> bool:
+        forced = to_diagonal > t
+        if int(forced.sum()) > count or bool(np.any(to_label[forced] > t)):
+            return False
+        return t >= label_to_diagonal or int(np.sum(to_label <= t)) >= count
+
+    candidates = np.unique(np.concatenate([to_label, to_diagonal, [label_to_diagonal, 0.0]]))
+    low, high = 0, len(candidates) - 1  # feasible(1/2 or more, with every point's e <= 1/2) holds at the top
+    while low < high:
+        middle = (low + high) // 2
+        if feasible(float(candidates[middle])):
+            high = middle
+        else:
+            low = middle + 1
+    return float(candidates[low]), float(cost ** (1.0 / order))
 
 
 @register_metric(
@@ -104,8 +144,10 @@ def persistence_diagram_distances(inputs: CaseInputs) -> dict[str, float]:
     See the module documentation for the diagrams, essential bars and the distances.
     """
     predicted = probability_diagrams(inputs.probability, inputs.settings.connectivity)
-    reference = label_diagrams(mask_betti_numbers(inputs, "reference"))
+    counts = [len(points) for points in label_diagrams(mask_betti_numbers(inputs, "reference"))]
     values = {}
-    for d, (p, r) in enumerate(zip(predicted, reference)):
-        values[f"bottleneck{d}"], values[f"wasserstein{d}"] = diagram_distances(p, r, inputs.settings.wasserstein_order)
+    for d, (points, count) in enumerate(zip(predicted, counts)):
+        values[f"bottleneck{d}"], values[f"wasserstein{d}"] = distances_to_label(
+            points, count, inputs.settings.wasserstein_order
+        )
     return values

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pandas as pd
 
 from segpipe.evaluation.metrics import metric_of_column
-from segpipe.evaluation.metrics.diagrams import HERA_DELTA
 from segpipe.reporting import html
 from segpipe.reporting.context import ReportContext
 from segpipe.reporting.registry import register_section
@@ -45,9 +44,9 @@ def definitions(context: ReportContext) -> str:
         "last flush with the border; the mean over windows of each window's Betti number error.",
         "Persistence diagrams: the probability map's superlevel barcode (our engine), and the label's, which is "
         "b_d(label) points (1, 0). The one essential bar (dimension 0) is closed at 0, the end of the filtration, "
-        "and matched like any other point; an empty label has an empty diagram. Bottleneck (gudhi, exact) and "
-        f"Wasserstein of order {settings.wasserstein_order:g} (gudhi.hera, relative error <= {HERA_DELTA:g}), with "
-        "the L-infinity ground metric.",
+        "and matched like any other point; an empty label has an empty diagram. Bottleneck and Wasserstein of "
+        f"order {settings.wasserstein_order:g}, both exact (closed form: the label's diagram is copies of one point), "
+        "with the L-infinity ground metric.",
         "Columns of dimension 2 are 0 for 2D images (a 2D image has no cavities).",
     ]
     return html.table(definitions_table(context.columns)) + "\n" + "\n".join(html.paragraph(p, note=True) for p in parameters)

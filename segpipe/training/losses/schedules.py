@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from segpipe.config import schedule_problems
 from segpipe.errors import ConfigError
 
 #: Values of a schedule's ``shape``.
@@ -128,8 +129,8 @@ def _schedule(settings: Mapping[str, Any], where: str) -> ScheduledWeight:
     if unit == "fraction" and until > 1:
         raise ConfigError(f"'{where}.until' is {until!r}; a fraction of the run lies in [0, 1]",
                           fix="use a value in [0, 1], or unit: iterations for iteration numbers")
-    if until <= begin:
-        raise ConfigError(f"'{where}.until' ({until:g}) must be greater than '{where}.begin' ({begin:g})")
+    if problems := schedule_problems(settings, where):
+        raise ConfigError(problems[0])
     steps = settings.get("steps", 1)
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ConfigError(f"'{where}.steps' is {steps!r}; it must be a positive integer")
