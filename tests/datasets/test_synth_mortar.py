@@ -7,6 +7,7 @@ import gudhi
 import numpy as np
 import pytest
 import yaml
+from scipy import ndimage, stats
 
 from segpipe.cli import main
 from segpipe.config import validate_config
@@ -119,16 +120,62 @@ def test_in_distribution_mortar_is_one_network_with_one_hole_per_enclosed_brick(
         assert _gudhi_betti(mask) == (1, enclosed)
 
 
+def _betti_errors(label: np.ndarray, truth: np.ndarray) -> int:
+    return sum(abs(a - b) for a, b in zip(betti_numbers(label)[:2], betti_numbers(truth)[:2]))
+
+
 def test_noisy_and_pseudo_labels_have_topomortar_statistics():
+    # TopoMortar's real train/ labels 001-020 (measured): noisy precision 0.95, recall 0.44, Betti errors
+    # 0.05 / 0.4; pseudo precision 0.83, recall 0.99, Betti errors 0.45 / 10.9
     walls = _walls("indistr", 10)
     noisy = np.mean([_precision_recall(w.noisy, w.accurate) for w in walls], axis=0)
     pseudo = np.mean([_precision_recall(w.pseudo, w.accurate) for w in walls], axis=0)
-    assert 0.93 <= noisy[0] <= 0.99 and 0.38 <= noisy[1] <= 0.52  # TopoMortar: 0.96 / 0.44
-    assert 0.80 <= pseudo[0] <= 0.90 and pseudo[1] >= 0.985  # TopoMortar: 0.85 / 0.99
-    # pseudo-labels are topologically wrong: extra components and wrong holes in every image
+    assert 0.93 <= noisy[0] <= 0.99 and 0.38 <= noisy[1] <= 0.62  # 128 px: a connected stroke is >= 1.5 of ~3 px
+    assert 0.78 <= pseudo[0] <= 0.88 and pseudo[1] >= 0.98
+    # noisy strokes keep the network's topology, nearly; pseudo-labels mostly gain holes (mortar rings on
+    # light, textured bricks), as the real ones do (train/ 001-010: 9 of 10 wrong, 7 of them with more holes)
+    assert np.mean([_betti_errors(w.noisy, w.accurate) for w in walls]) < 3
+    assert np.mean([betti_numbers(w.pseudo)[1] > betti_numbers(w.accurate)[1] for w in walls]) >= 0.5
+
+
+def _brick_contrast_and_mortar_fraction(wall, labels: list[np.ndarray]) -> tuple[list[float], list[list[float]]]:
+    """Per enclosed brick: mortar-minus-brick brightness, and the fraction of it each label calls mortar."""
+    grey = wall.image.astype(float).mean(axis=0)
+    inside = ~wall.accurate
+    border = np.zeros_like(inside)
+    border[[0, -1], :] = border[:, [0, -1]] = True
+    contrast, fractions = [], [[] for _ in labels]
+    for index in np.unique(wall.bricks[inside]):
+        brick = inside & (wall.bricks == index)
+        if (brick & border).any() or brick.sum() < 10:
+            continue
+        ring = ndimage.binary_dilation(brick, iterations=2) & wall.accurate
+        contrast.append(grey[ring].mean() - grey[brick].mean())
+        for fraction, label in zip(fractions, labels):
+            fraction.append(np.count_nonzero(label & brick) / np.count_nonzero(brick))
+    return contrast, fractions
+
+
+def test_pseudo_labels_err_systematically_where_the_image_is_ambiguous():
+    walls = _walls("indistr", 10)
+    # more topology errors than the noisy labels, as on the real data (0.45 vs 11.3 Betti errors)
+    pseudo_errors = [_betti_errors(w.pseudo, w.accurate) for w in walls]
+    noisy_errors = [_betti_errors(w.noisy, w.accurate) for w in walls]
+    assert np.mean(pseudo_errors) > 3 * np.mean(noisy_errors)
+    # not independent noise: the errors sit on the bricks that differ least from their mortar, which a
+    # network trained on these labels sees, and learns, in every image
+    contrast, (pseudo, noisy) = [], ([], [])
     for wall in walls:
-        truth, guess = betti_numbers(wall.accurate), betti_numbers(wall.pseudo)
-        assert guess[0] > truth[0] and guess[1] != truth[1]
+        c, (p, n) = _brick_contrast_and_mortar_fraction(wall, [wall.pseudo, wall.noisy])
+        contrast += c
+        pseudo += p
+        noisy += n
+    rho_pseudo, p_value = stats.spearmanr(contrast, pseudo)
+    rho_noisy, _ = stats.spearmanr(contrast, noisy)
+    assert len(contrast) > 300 and rho_pseudo < -0.35 and p_value < 1e-6 and rho_pseudo < rho_noisy - 0.15
+    # deterministic: a function of the image (the same wall gives the same pseudo-label)
+    again = render_wall(128, "indistr", np.random.default_rng([11, GROUPS.index("indistr"), 0]))
+    assert np.array_equal(again.pseudo, walls[0].pseudo)
 
 
 def test_joint_width_scales_with_image_size():

@@ -58,6 +58,62 @@ def test_study_preset_is_valid_and_covers_topomortars_study_cases():
     assert {r.framework for r in gpu_runs} == {"plain", "random_hue", "self_distillation", "scnp"}
 
 
+#: TopoMortar's study cases 1-5 (case 2 is case 1's OOD test groups) and 6, 8, 9.
+TOPOMORTAR_MAIN_CASES = {("accurate", "large", "plain"), ("accurate", "small", "plain"), ("noisy", "large", "plain"),
+                         ("pseudo", "large", "plain")}
+TOPOMORTAR_FRAMEWORK_CASES = {("accurate", "large", "random_hue"), ("pseudo", "large", "self_distillation"),
+                              ("noisy", "large", "self_distillation")}
+
+
+def _preset(*names: str) -> dict:
+    """config.yaml with the named presets of config/ merged over it, in order, as snakemake merges them."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    for name in names:
+        config = merge(config, yaml.safe_load((REPO / "config" / f"{name}.yaml").read_text()))
+    return validate_config(config, source=names[-1])
+
+
+def test_real_topomortar_study_presets_cover_its_study_cases_and_published_results():
+    cpu = _preset("topomortar", "study_topomortar")
+    runs = expand_grid(cpu["experiments"], cpu["train"]["network"]["name"])
+    assert len(runs) == 5 * 4 * 3
+    assert {r.loss for r in runs} == {"dice_ce", "cldice", "skeleton_recall", "betti_matching", "boundary"}
+    assert {(r.label_type, r.training_set, r.framework) for r in runs} == TOPOMORTAR_MAIN_CASES
+    assert {r.seed for r in runs} == {0, 1, 2}
+    assert cpu["dataset"]["source"] == "directory" and cpu["dataset"]["path"] == "../shared/topomortar/dataset"
+    assert cpu["preprocess"]["target_spacing"] == [2.0, 2.0] and cpu["preprocess"]["distance_maps"]
+    assert cpu["evaluate"]["label_type"] == "accurate" and {"betti", "dice", "hd95", "cldice"} <= set(cpu["evaluate"]["metrics"])
+    assert cpu["results_dir"] == "results/study_topomortar"
+    published = cpu["report"]["published_results"]
+    assert published == "../shared/topomortar/results"
+    gpu = _preset("topomortar", "study_topomortar", "study_topomortar_gpu")
+    gpu_runs = expand_grid(gpu["experiments"], gpu["train"]["network"]["name"])
+    assert len(gpu_runs) == 9 * 7 * 10 and gpu["train"]["network"]["name"] == "dynunet"
+    assert {(r.label_type, r.training_set, r.framework) for r in gpu_runs} == TOPOMORTAR_MAIN_CASES | TOPOMORTAR_FRAMEWORK_CASES
+    assert {"dice_ce", "cldice", "skeleton_recall", "cbdice", "topo_loss", "warping", "region_wise"} <= {r.loss for r in gpu_runs}
+    assert gpu["preprocess"]["target_spacing"] is None and gpu["train"]["iterations"] == 12000 and gpu["train"]["batch_size"] == 10
+    assert {"local_betti", "betti_matching"} <= set(gpu["evaluate"]["metrics"]) and gpu["results_dir"] != cpu["results_dir"]
+    assert gpu["report"]["published_results"] == published
+    folders = REPO / published
+    if folders.is_dir():  # the shared data sits beside the checkout; every case we run was published
+        for label_type, training_set, framework in {(r.label_type, r.training_set, r.framework) for r in gpu_runs}:
+            framework_folder = {"plain": "supervised", "random_hue": "randhue", "self_distillation": "selfdistillation"}[framework]
+            assert (folders / framework_folder / label_type / training_set / "CEDiceLoss").is_dir()
+
+
+def test_study_topomortar_target_runs_every_run_of_the_preset(tmp_path):
+    dataset = REPO.parent / "shared" / "topomortar" / "dataset"
+    if not dataset.is_dir():
+        pytest.skip(f"the real TopoMortar data set is not beside the checkout ({dataset})")
+    # `make study-topomortar`'s command, run elsewhere (so the preset's relative data path is given absolute)
+    result = snakemake(tmp_path, "-n", "study", "--configfile", str(REPO / "config" / "topomortar.yaml"),
+                       str(REPO / "config" / "study_topomortar.yaml"), "--config", f"dataset={{source: directory, path: {dataset}}}")
+    assert result.returncode == 0, result.stderr
+    counts = job_counts(result.stdout)
+    assert counts["train_run"] == counts["predict_run"] == counts["evaluate_run"] == 60
+    assert counts["preprocess"] == counts["report"] == counts["photo"] == 1 and "data" not in counts  # read in place
+
+
 def test_setting_tables_pool_ood_and_mark_significant_losses():
     frame = _frame(np.random.default_rng(0))
     pooled = study_frame(frame)
