@@ -39,7 +39,7 @@ study-topomortar: $(VENV)/.installed
 	PATH="$(BIN):$$PATH" snakemake --cores $(CORES) --configfile config/topomortar.yaml config/study_topomortar.yaml --workflow-profile workflows/profiles/study study
 
 ## run-topomortar: set up, then run the real TopoMortar preset (../shared/topomortar/dataset, or
-## dataset.path) to results/topomortar/report.html (about 17 minutes on 2 cores)
+## dataset.path) to results/topomortar/report.html (about 12 minutes on 2 cores)
 run-topomortar: $(VENV)/.installed
 	PATH="$(BIN):$$PATH" snakemake --cores $(CORES) --configfile config/topomortar.yaml --workflow-profile workflows/profiles/default
 
