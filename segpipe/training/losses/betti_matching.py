@@ -40,8 +40,9 @@ import numpy as np
 import torch
 
 from segpipe.networks.factory import foreground_probability
-from segpipe.topology import CONNECTIVITIES, DEFAULT_CONNECTIVITY, BettiMatching, betti_matching_batch
-from segpipe.training.losses.options import OptionError, choice, flag, integer, number
+from segpipe.topology import DEFAULT_CONNECTIVITY, BettiMatching, betti_matching_batch
+from segpipe.training.losses.options import choice, flag, number, optional_integer
+from segpipe.training.losses.options import connectivity as connectivity_option
 from segpipe.training.losses.registry import LossTerm, Progress, TermContext, register_term
 
 #: Values of the ``filtration`` option.
@@ -236,16 +237,14 @@ class BettiMatchingTerm(LossTerm):
         threads: Any = None,
     ) -> None:
         super().__init__(context)
-        if threads is not None and not isinstance(threads, int):
-            raise OptionError("threads", f"is {threads!r}", fix="give a positive integer, or null for all CPUs")
         self.loss = BettiMatchingLoss(
             filtration=choice("filtration", filtration, FILTRATIONS),
-            connectivity=context.connectivity if connectivity is None else choice("connectivity", connectivity, CONNECTIVITIES),
+            connectivity=connectivity_option(connectivity, context.connectivity),
             normalisation=choice("normalisation", normalisation, NORMALISATIONS),
             relative=flag("relative", relative),
             matched_weight=number("matched_weight", matched_weight),
             unmatched_weight=number("unmatched_weight", unmatched_weight),
-            threads=None if threads is None else integer("threads", threads, minimum=1),
+            threads=optional_integer("threads", threads, minimum=1),
         )
 
     def forward(self, logits: torch.Tensor, batch: Mapping[str, torch.Tensor], progress: Progress) -> torch.Tensor:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from segpipe.errors import ConfigError
+from segpipe.topology.connectivity import CONNECTIVITIES
 
 
 class OptionError(ConfigError):
@@ -67,6 +68,24 @@ def integer(option: str, value: Any, *, minimum: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise OptionError(option, f"is {value!r}", fix=f"give an integer >= {minimum}")
     return int(value)
+
+
+def optional_integer(option: str, value: Any, *, minimum: int = 0) -> int | None:
+    """Return ``value`` if it is None or an integer ``>= minimum``, else raise :class:`OptionError`."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise OptionError(option, f"is {value!r}", fix=f"give an integer >= {minimum}, or null")
+    return int(value)
+
+
+def connectivity(value: Any, run_connectivity: str) -> str:
+    """The connectivity of a topology term: ``value`` (``full`` or ``face``), or the run's when None.
+
+    The run's ``connectivity`` is the one the metrics count, so a term left at its default optimises
+    what evaluation measures.
+    """
+    return run_connectivity if value is None else choice("connectivity", value, CONNECTIVITIES)
 
 
 def flag(option: str, value: Any) -> bool:

@@ -39,8 +39,9 @@ import numpy as np
 import torch
 
 from segpipe.networks.factory import foreground_probability
-from segpipe.topology import CONNECTIVITIES, DEFAULT_CONNECTIVITY, Bars, barcode_batch, betti_numbers
-from segpipe.training.losses.options import OptionError, choice, integer
+from segpipe.topology import DEFAULT_CONNECTIVITY, Bars, barcode_batch, betti_numbers
+from segpipe.training.losses.options import choice, optional_integer
+from segpipe.training.losses.options import connectivity as connectivity_option
 from segpipe.training.losses.registry import LossTerm, Progress, TermContext, register_term
 
 #: Values of the ``normalisation`` option.
@@ -185,14 +186,11 @@ class TopoLossTerm(LossTerm):
         threads: Any = None,
     ) -> None:
         super().__init__(context)
-        for option, value in (("tile_size", tile_size), ("threads", threads)):
-            if value is not None and not isinstance(value, int):
-                raise OptionError(option, f"is {value!r}", fix="give a positive integer, or null")
         self.loss = TopoLoss(
-            tile_size=None if tile_size is None else integer("tile_size", tile_size, minimum=2),
-            connectivity=context.connectivity if connectivity is None else choice("connectivity", connectivity, CONNECTIVITIES),
+            tile_size=optional_integer("tile_size", tile_size, minimum=2),
+            connectivity=connectivity_option(connectivity, context.connectivity),
             normalisation=choice("normalisation", normalisation, NORMALISATIONS),
-            threads=None if threads is None else integer("threads", threads, minimum=1),
+            threads=optional_integer("threads", threads, minimum=1),
         )
 
     def forward(self, logits: torch.Tensor, batch: Mapping[str, torch.Tensor], progress: Progress) -> torch.Tensor:

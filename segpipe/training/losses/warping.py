@@ -43,8 +43,8 @@ import torch
 from scipy import ndimage
 
 from segpipe.networks.factory import foreground_probability
-from segpipe.topology import CONNECTIVITIES, DEFAULT_CONNECTIVITY
-from segpipe.training.losses.options import choice
+from segpipe.topology import DEFAULT_CONNECTIVITY
+from segpipe.training.losses.options import connectivity as connectivity_option
 from segpipe.training.losses.registry import LossTerm, Progress, TermContext, register_term
 
 
@@ -245,7 +245,7 @@ class WarpingTerm(LossTerm):
     def __init__(self, context: TermContext, *, connectivity: str | None = None) -> None:
         super().__init__(context)
         self.loss = WarpingLoss(
-            connectivity=context.connectivity if connectivity is None else choice("connectivity", connectivity, CONNECTIVITIES)
+            connectivity=connectivity_option(connectivity, context.connectivity)
         )
 
     def forward(self, logits: torch.Tensor, batch: Mapping[str, torch.Tensor], progress: Progress) -> torch.Tensor:
