@@ -158,7 +158,13 @@ def _semantic_problems(config: dict[str, Any], given_sections: set[str], dataset
             if isinstance(term, Mapping):
                 problems.extend(schedule_problems(term.get("weight"), f"losses.{name}.terms[{index}].weight"))
     distance_maps = config.get("preprocess", {}).get("distance_maps", False)
-    named = [("experiments.losses", name) for name in config.get("experiments", {}).get("losses", [])]
+    experiments = config.get("experiments", {})
+    named = [("experiments.losses", name) for name in experiments.get("losses", [])]
+    named += [
+        (f"experiments.settings[{index}].losses", name)
+        for index, setting in enumerate(experiments.get("settings") or [])
+        for name in setting.get("losses") or []
+    ]
     if "decode" in given_sections:  # the decode target's loss; its default only matters when decode is configured
         named += [("decode.unet.loss", config["decode"]["unet"]["loss"])]
     for key, name in named:

@@ -68,16 +68,25 @@ def expand_grid(grid: Mapping[str, Any], model: str) -> list[RunSpec]:
         Mapping with lists under ``losses``, ``label_types``, ``training_sets``, ``frameworks`` and
         ``seeds`` (the ``experiments`` section of the configuration). A non-empty ``settings`` list
         of ``{label_type, training_set, framework}`` mappings replaces the product of the three
-        middle lists (a study of chosen combinations, as TopoMortar's study cases).
+        middle lists (a study of chosen combinations, as TopoMortar's study cases); a setting's own
+        ``losses`` list, where given, replaces ``losses`` for that setting.
     model
         The network every run trains (``train.network.name``).
     """
-    settings = [(s["label_type"], s["training_set"], s["framework"]) for s in grid.get("settings") or []]
+    settings = [
+        (s["label_type"], s["training_set"], s["framework"], s.get("losses") or grid["losses"])
+        for s in grid.get("settings") or []
+    ]
     if not settings:
-        settings = list(itertools.product(grid["label_types"], grid["training_sets"], grid["frameworks"]))
+        combinations = itertools.product(grid["label_types"], grid["training_sets"], grid["frameworks"])
+        settings = [(*combination, grid["losses"]) for combination in combinations]
+    every_loss = dict.fromkeys(loss for *_, losses in settings for loss in losses)
     runs = [
         RunSpec(model, loss, label_type, training_set, framework, int(seed))
-        for loss, (label_type, training_set, framework), seed in itertools.product(grid["losses"], settings, grid["seeds"])
+        for loss in every_loss
+        for label_type, training_set, framework, losses in settings
+        if loss in losses
+        for seed in grid["seeds"]
     ]
     return list(dict.fromkeys(runs))
 

@@ -72,6 +72,15 @@ def test_settings_replace_the_product_of_label_types_sets_and_frameworks():
     assert len(expand_grid({**grid, "settings": []}, "unet")) == 4  # losses x product x seeds
 
 
+def test_a_settings_own_losses_replace_the_grids_losses_for_it_alone():
+    grid = {"losses": ["dice_ce"], "seeds": [0],
+            "settings": [{"label_type": "accurate", "training_set": "large", "framework": "plain", "losses": ["dice_ce", "cldice"]},
+                         {"label_type": "noisy", "training_set": "large", "framework": "plain"}]}
+    runs = [spec.run_id for spec in expand_grid(grid, "unet")]
+    assert runs == ["unet.dice_ce.accurate.large.plain.s0", "unet.dice_ce.noisy.large.plain.s0",
+                    "unet.cldice.accurate.large.plain.s0"]
+
+
 def test_teacher_is_the_plain_run_and_part_of_the_students_settings(make_config):
     config = make_config()
     assert teacher_run("unet.cldice.noisy.small.self_distillation.s3") == "unet.cldice.noisy.small.plain.s3"

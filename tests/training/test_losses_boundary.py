@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -101,4 +102,6 @@ def test_kervadec_schedule_from_config():
     for iteration, region, boundary in ((1, 1.0, 0.0), (500, 0.51, 0.49), (1000, 0.01, 0.99)):
         result = loss(logits, batch, Progress(iteration, 1000))
         assert result.weights == pytest.approx({"dice_ce": region, "boundary": boundary})
-        assert float(result.total) == pytest.approx(region * result.terms["dice_ce"] + boundary * result.terms["boundary"], rel=1e-5, abs=1e-7)
+        weighted = [weight * result.terms[key] for key, weight in (("dice_ce", region), ("boundary", boundary)) if weight]
+        assert float(result.total) == pytest.approx(sum(weighted), rel=1e-5, abs=1e-7)
+        assert math.isnan(result.terms["boundary"]) == (boundary == 0)  # a term with zero weight is not computed

@@ -26,6 +26,9 @@ def test_default_config_is_valid_and_gets_defaults():
         ({"train": {"network": {"name": "vnet"}}}, "'train.network.name' is 'vnet'; allowed values: 'unet', 'dynunet'"),
         ({"train": {"iterations": "many"}}, "'train.iterations' must be of type integer, got 'many'"),
         ({"experiments": {"losses": ["cldice"]}}, "names 'cldice', which is not defined under 'losses'"),
+        ({"experiments": {"settings": [{"label_type": "accurate", "training_set": "large", "framework": "plain",
+                                        "losses": ["warpng"]}]}},
+         "'experiments.settings[0].losses' names 'warpng', which is not defined under 'losses'"),
         ({"dataset": {"source": "directory", "path": "/no/such/dir"}}, "'/no/such/dir', which is not an existing directory"),
     ],
 )

@@ -24,12 +24,14 @@ A weight is a non-negative number or a schedule of training progress
   label projection broadcast along its axis) and :meth:`LossTerm.sample_extras` (arrays computed
   from each augmented training sample: e.g. a skeleton tube of the cropped label).
 
-:class:`CompositeLoss` sums the weighted terms and reports each term's value for the training log.
+:class:`CompositeLoss` sums the weighted terms and reports each term's value for the training log; a
+term whose scheduled weight is still zero is not computed (its log value is NaN).
 """
 
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -223,17 +225,19 @@ class CompositeLoss(torch.nn.Module):
         return extras
 
     def forward(self, logits: torch.Tensor, batch: Mapping[str, torch.Tensor], progress: Progress) -> LossResult:
-        """Evaluate every term and their weighted sum."""
+        """Evaluate every term whose weight is not zero at ``progress``, and their weighted sum."""
         total = logits.new_zeros(())
         values: dict[str, float] = {}
         weights: dict[str, float] = {}
         for key, term in self.terms.items():
             weight = self._weights[key](progress)
-            value = term(logits, batch, progress)
-            if weight:
-                total = total + weight * value
-            values[key] = float(value.detach())
             weights[key] = weight
+            if not weight:  # a scheduled term before its start costs nothing; logged as NaN (not computed)
+                values[key] = math.nan
+                continue
+            value = term(logits, batch, progress)
+            total = total + weight * value
+            values[key] = float(value.detach())
         return LossResult(total, values, weights)
 
 
