@@ -123,7 +123,12 @@ def test_setting_tables_pool_ood_and_mark_significant_losses():
     assert np.array_equal(pooled["betti_matching_error"], frame["betti_matching0_error"] + 1.0)
     context = ReportContext(config=validate_config({}), frame=frame)
     (table,) = setting_tables(context).values()
-    assert table[["split", "loss"]].values.tolist() == [["ID", "dice_ce"], ["ID", "cldice"], ["OOD", "dice_ce"], ["OOD", "cldice"]]
+    assert table[["split", "loss"]].values.tolist() == [["ID", "dice_ce"], ["ID", "cldice"], ["OOD", "dice_ce"], ["OOD", "cldice"],
+                                                        ["OOD colors", "dice_ce"], ["OOD colors", "cldice"],
+                                                        ["OOD shadows", "dice_ce"], ["OOD shadows", "cldice"]]
+    shadows = study_frame(frame).query("loss == 'cldice' and group == 'OOD'").groupby("case_id")["dice"].mean().iloc[4:]
+    cldice_shadows = table[(table["split"] == "OOD shadows") & (table["loss"] == "cldice")].iloc[0]
+    assert cldice_shadows["Dice"].endswith(f"{shadows.mean():.2f} ± {shadows.std(ddof=1):.2f}")  # that group's cases alone
     cldice_id = table[(table["split"] == "ID") & (table["loss"] == "cldice")].iloc[0]
     assert cldice_id["Betti0"].startswith("<b>") and cldice_id["BM error"].startswith("<b>")  # significantly fewer errors
     assert not table[table["loss"] == "dice_ce"]["Betti0"].str.contains("<").any()  # the baseline is never marked

@@ -1,10 +1,11 @@
 """Report sections of a loss study: TopoMortar-style tables per setting, and what each loss costs.
 
 A *setting* is a label type, training set and framework (one of TopoMortar's study cases). Its
-table has one row per loss and split, the in-distribution test group (ID) and every
-out-of-distribution group pooled (OOD), as in TopoMortar's tables: mean ± standard deviation
-over the test cases (each case averaged over seeds first), in bold where the loss is better than
-the baseline loss (paired permutation test, Holm-adjusted within the split and metric, at the
+table has one row per loss and split, as in TopoMortar's tables: the in-distribution test group
+(ID), every out-of-distribution group pooled (OOD), then each out-of-distribution group on its own
+(``OOD <group>``); ID and OOD cases are never mixed. Cells are mean ± standard deviation over the
+test cases (each case averaged over seeds first), in bold where the loss is better than the
+baseline loss (paired permutation test, Holm-adjusted within the split and metric, at the
 report's level) and in italics where it is worse.
 """
 
@@ -31,17 +32,27 @@ STUDY_COLUMNS = {
 SETTING = [key for key in CONFIGURATION if key != "loss"]
 
 
-def study_frame(frame: pd.DataFrame) -> pd.DataFrame:
+def study_frame(frame: pd.DataFrame, *, ood_groups: bool = False) -> pd.DataFrame:
     """Per-case metrics with the groups pooled to ``ID``/``OOD`` and the total Betti matching error.
 
     ``betti_matching_error`` is the sum of the per-dimension ``betti_matching{d}_error`` columns.
+
+    Parameters
+    ----------
+    frame
+        Per-case metrics with the data set's ``group`` of each case.
+    ood_groups
+        Also give every out-of-distribution case a second time, under ``group`` ``OOD <its group>``
+        (for per-group rows beside the pooled ones).
     """
     result = frame.copy()
     matching = [column for column in frame.columns if column.startswith("betti_matching") and column.endswith("_error")]
     if matching:
         result["betti_matching_error"] = result[matching].sum(axis=1)
-    result["group"] = np.where(result["group"] == IN_DISTRIBUTION, "ID", "OOD")
-    return result
+    in_distribution = result["group"] == IN_DISTRIBUTION
+    per_group = result[~in_distribution].assign(group=lambda rows: "OOD " + rows["group"].astype(str))
+    result["group"] = np.where(in_distribution, "ID", "OOD")
+    return pd.concat([result, per_group], ignore_index=True) if ood_groups else result
 
 
 def setting_tables(context: ReportContext) -> dict[tuple[str, ...], pd.DataFrame]:
@@ -53,7 +64,7 @@ def setting_tables(context: ReportContext) -> dict[tuple[str, ...], pd.DataFrame
         ``(model, label_type, training_set, framework)`` to a table with columns ``split``, ``loss`` and one
         per available :data:`STUDY_COLUMNS` entry (HTML-marked strings).
     """
-    frame = study_frame(context.frame)
+    frame = study_frame(context.frame, ood_groups=True)
     columns = [column for column in STUDY_COLUMNS if column in frame.columns]
     directions = {**context.directions, "betti_matching_error": False}
     settings = context.statistics_settings
@@ -64,7 +75,8 @@ def setting_tables(context: ReportContext) -> dict[tuple[str, ...], pd.DataFrame
     tables = {}
     for setting, rows in means.groupby(SETTING, sort=True):
         lines = []
-        for split in ("ID", "OOD"):
+        groups = sorted(split for split in rows["group"].unique() if split.startswith("OOD "))
+        for split in ("ID", "OOD", *groups):
             for loss in losses:
                 cases = rows[(rows["group"] == split) & (rows["loss"] == loss)]
                 if cases.empty:
@@ -90,7 +102,8 @@ def study_tables(context: ReportContext) -> str | None:
     settings = context.statistics_settings
     parts = [html.paragraph(
         f"Per setting (model, label type, training set, framework): mean ± standard deviation over the test cases, each "
-        f"case averaged over seeds; ID = in-distribution test group, OOD = every out-of-distribution group pooled. "
+        f"case averaged over seeds; ID = in-distribution test group, OOD = every out-of-distribution group pooled, "
+        f"OOD &lt;group&gt; = that out-of-distribution group alone. "
         f"<b>Bold</b>: better than {settings.baseline_loss}, <i>italics</i>: worse (paired permutation test on the "
         f"cases, Holm-adjusted per split and metric, level {settings.alpha:g}). BM error: Betti matching error "
         "summed over dimensions. Lower is better except for Dice and clDice.")]
