@@ -14,7 +14,6 @@ last), so ``segpipe evaluate`` can score them where labels exist.
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Mapping
 from os import PathLike
 from pathlib import Path
@@ -31,6 +30,7 @@ from segpipe.networks.model_file import load_segmentation_model
 from segpipe.preprocessing.preprocess import normalise
 from segpipe.preprocessing.resampling import resample_image, resample_probability, resampled_shape
 from segpipe.utilities.devices import resolve_device
+from segpipe.utilities.progress import progress_bar
 
 _CHANNEL = re.compile(r"(.+)_(\d{4})$")
 
@@ -108,7 +108,6 @@ def predict_folder(
     InputError
         If the model or an image cannot be read, or images do not fit the model (all listed).
     """
-    from tqdm import tqdm
 
     settings = config["predict"]
     device = resolve_device(settings["device"], key="predict.device")
@@ -135,8 +134,7 @@ def predict_folder(
     (out_dir / INDEX).unlink(missing_ok=True)
     threshold = float(settings["threshold"])
     written = []
-    for case_id, files in tqdm(images.items(), desc=f"predict {info.run_id}", file=sys.stderr,
-                               disable=not show_progress, mininterval=1.0):
+    for case_id, files in progress_bar(images.items(), desc=f"predict {info.run_id}", show=show_progress):
         image = _read(files)
         array = image.array
         if target is not None:

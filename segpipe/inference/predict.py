@@ -8,7 +8,6 @@ probability map resampled back to the image's own grid before thresholding.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from os import PathLike
 from pathlib import Path
@@ -23,6 +22,7 @@ from segpipe.io.images import write_image
 from segpipe.networks.model_file import ModelInfo, load_segmentation_model
 from segpipe.preprocessing.resampling import resample_probability
 from segpipe.utilities.devices import resolve_device
+from segpipe.utilities.progress import progress_bar
 
 
 def _check_compatible(info: ModelInfo, manifest: Manifest, manifest_path: Path, model_path: Path, config: Mapping[str, Any]) -> None:
@@ -76,7 +76,6 @@ def predict(
     InputError, ConfigError
         If the model is missing or unreadable, or does not fit the manifest or configuration.
     """
-    from tqdm import tqdm
 
     settings = config["predict"]
     manifest_path, model_path, out_dir = Path(manifest_path), Path(model_path), Path(out_dir)
@@ -94,7 +93,7 @@ def predict(
     (out_dir / INDEX).unlink(missing_ok=True)
     threshold = float(settings["threshold"])
     written = []
-    for case in tqdm(cases, desc=f"predict {info.run_id}", file=sys.stderr, disable=not show_progress, mininterval=1.0):
+    for case in progress_bar(cases, desc=f"predict {info.run_id}", show=show_progress):
         data = load_manifest_case(manifest_path, case)
         probability = predict_probability(
             network, data.image, info.network, patch_size=info.patch_size, device=device,

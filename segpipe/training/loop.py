@@ -51,6 +51,7 @@ from segpipe.training.checkpoint import (
 )
 from segpipe.training.losses import Progress
 from segpipe.training.losses.registry import LossResult
+from segpipe.utilities.progress import progress_bar
 
 #: The log every training writes in its run directory (one row per iteration).
 LOG_FILE = "train_log.csv"
@@ -162,7 +163,6 @@ def run_training(
     show_progress
         Show a progress bar on standard error when it is a terminal.
     """
-    from tqdm import tqdm
 
     checkpoints = out_dir / CHECKPOINT_DIR
     start, rows, seconds = _resume(checkpoints, fingerprint, optimisation, device, context)
@@ -172,8 +172,7 @@ def run_training(
     if start and context.is_main:
         _say(f"resuming {task.name} from iteration {start} of {total}")
     columns = ["iteration", "loss", *(f"loss_{key}" for key in task.term_keys), "lr", "seconds", task.validation_column]
-    bar = tqdm(total=total, initial=start, desc=task.name, file=sys.stderr, mininterval=1.0,
-               disable=not (show_progress and context.is_main and sys.stderr.isatty()))
+    bar = progress_bar(total=total, initial=start, desc=task.name, show=show_progress and context.is_main)
     network.train()
     clock = time.perf_counter()
     for iteration, batch in enumerate(task.batches(start), start=start + 1):

@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, TypeVar
 
+from segpipe.utilities.progress import progress_bar
+
 Result = TypeVar("Result")
 
 
@@ -50,10 +52,9 @@ def run_jobs(
         The results in the order of ``jobs``. The first exception raised by a job is re-raised
         here (pending jobs are cancelled).
     """
-    from tqdm import tqdm
 
     results: list[Any] = [None] * len(jobs)
-    with tqdm(total=len(jobs), desc=description, unit="case", disable=not progress) as bar:
+    with progress_bar(total=len(jobs), desc=description, unit="case", show=progress) as bar:
         if workers <= 1 or len(jobs) <= 1:
             for index, job in enumerate(jobs):
                 results[index] = function(*job)

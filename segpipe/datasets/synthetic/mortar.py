@@ -59,6 +59,7 @@ from segpipe.datasets.synthetic.noise import fractal_noise, smooth_noise, smooth
 from segpipe.errors import ConfigError
 from segpipe.io.atomic import write_directory_atomically
 from segpipe.io.images import write_image
+from segpipe.utilities.progress import progress_bar
 
 #: TopoMortar's groups, in its numbering order (in-distribution first).
 GROUPS = TOPOMORTAR_GROUPS
@@ -654,14 +655,13 @@ def generate_mortar_dataset(spec: MortarSpec, out: str | PathLike[str], *, progr
     Path
         ``out``.
     """
-    from tqdm import tqdm
 
     out = Path(out)
     planned = plan_cases(spec)
 
     def build(root: Path) -> None:
         betti = []
-        for case in tqdm(planned, desc="synth mortar", unit="image", disable=not progress):
+        for case in progress_bar(planned, desc="synth mortar", unit="image", show=progress):
             wall = render_wall(spec.image_size, case.group, case_rng(spec.seed, case))
             name = f"{case.case_id}.png"
             write_image(root / case.split / "images" / name, wall.image)

@@ -37,6 +37,7 @@ from segpipe.datasets.synthetic.noise import smooth_noise
 from segpipe.errors import ConfigError
 from segpipe.io.atomic import write_directory_atomically, write_json
 from segpipe.io.images import Geometry, write_image
+from segpipe.utilities.progress import progress_bar
 
 _MARGIN_VOXELS = 1.5  # clearance claimed around every vessel, on each side
 _SUPERSAMPLING = 2  # sub-voxel samples per axis for the partial-volume image
@@ -512,7 +513,6 @@ def generate_vessel_dataset(spec: VesselSpec, out: str | PathLike[str], *, progr
     progress
         Show a progress bar on standard error.
     """
-    from tqdm import tqdm
 
     plan = [("train", k) for k in range(spec.n_train)] + [("val", k) for k in range(spec.n_val)]
     plan += [("test", k) for k in range(spec.n_test)]
@@ -520,7 +520,7 @@ def generate_vessel_dataset(spec: VesselSpec, out: str | PathLike[str], *, progr
 
     def build(root: Path) -> None:
         cases, betti = [], []
-        for number, (split, position) in enumerate(tqdm(plan, desc="synth vessels", unit="volume", disable=not progress), 1):
+        for number, (split, position) in enumerate(progress_bar(plan, desc="synth vessels", unit="volume", show=progress), 1):
             case_id = f"{number:0{width}d}"
             rng = np.random.default_rng([spec.seed, ("train", "val", "test").index(split), position])
             volume = render_vessels(spec, rng)
