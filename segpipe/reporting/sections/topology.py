@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from segpipe.datasets.classes import manifest_classes
 from segpipe.evaluation.evaluate import read_case_inputs
 from segpipe.evaluation.metrics import CaseInputs
 from segpipe.evaluation.metrics.diagrams import label_diagrams, probability_diagrams
@@ -62,8 +63,8 @@ def _load(context: ReportContext, run_id: str, case_id: str) -> tuple[CaseInputs
     if predicted is None:
         return None
     case = context.manifest.case(case_id)
-    inputs = read_case_inputs(predicted, case.labels[context.reference_type], needs_probability=True,
-                              settings=context.metric_settings)
+    (inputs,) = read_case_inputs(predicted, case.labels[context.reference_type], needs_probability=True,
+                                 settings=context.metric_settings)
     return inputs, Path(case.image)
 
 
@@ -100,6 +101,9 @@ def topology(context: ReportContext) -> str | None:
         return None
     if not columns:
         return html.paragraph("No Betti errors were computed (evaluate.metrics): no cases to rank.", note=True)
+    if context.manifest_path is not None and manifest_classes(context.manifest_path):
+        return html.paragraph("Multi-class data: the topology of chosen cases is drawn for binary data only; the "
+                              "tables hold every topological error per class.", note=True)
     worst, median = choose_topology_cases(context.frame, columns, count)
     if median is None:
         return html.paragraph("The metrics files list no cases.", note=True)
