@@ -3,7 +3,10 @@
 ``train()`` reads everything it needs from the configuration, the manifest written by
 ``segpipe preprocess`` and the run identifier (``{model}.{loss}.{label_type}.{training_set}.{framework}.s{seed}``)
 and runs :func:`segpipe.training.loop.run_training` with a :class:`SegmentationTask`: batches of
-random patches (:mod:`segpipe.training.batches`), the run's composite loss, the validation Dice.
+random patches (:mod:`segpipe.training.batches`), the run's composite loss, the validation Dice. With
+multi-class data (the fingerprint's ``classes``, :mod:`segpipe.datasets.classes`) the network has one
+softmax output per class plus the background's, the loss handles the classes
+(:mod:`segpipe.training.losses.registry`) and the validation Dice is the mean over the classes.
 
 Outputs in the run directory
 ----------------------------
