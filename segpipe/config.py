@@ -164,6 +164,11 @@ def _semantic_problems(config: dict[str, Any], given_sections: set[str], dataset
             "'preprocess.label_policy' is classes (one network output per class), but 'train.output' is "
             f"{train.get('output', 'sigmoid')!r}; set 'train.output: softmax', or a label_policy of strict or binarise"
         )
+    if classes and config.get("photo", {}).get("source"):
+        problems.append(
+            "'preprocess.label_policy' is classes, but the photo step ('photo.source') segments mortar with a binary "
+            "model; set 'photo.source: null'"
+        )
     experiments = config.get("experiments", {})
     named = [("experiments.losses", name) for name in experiments.get("losses", [])]
     named += [

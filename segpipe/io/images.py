@@ -406,8 +406,6 @@ def write_image(
         elif suffix in PNG_SUFFIXES:
             _write_png(temporary, channels_last, path)
         else:
-            import tifffile
-
             _write_tiff(temporary, np.ascontiguousarray(channels_last), vector)
 
     return write_atomically(path, writer)

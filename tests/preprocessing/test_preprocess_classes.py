@@ -89,4 +89,7 @@ def test_the_config_check_names_train_output_and_the_boundary_term_for_classes(m
     with pytest.raises(ConfigError, match="boundary term.*label_policy' is classes"):
         make_config({"preprocess": {"label_policy": "classes", "distance_maps": True}, "train": {"output": "softmax"},
                      **boundary})
+    with pytest.raises(ConfigError, match="'photo.source: null'"):
+        make_config({"preprocess": {"label_policy": "classes"}, "train": {"output": "softmax"},
+                     "photo": {"source": "skimage:brick"}})
     make_config({"preprocess": {"label_policy": "classes"}, "train": {"output": "softmax"}})

@@ -7,10 +7,10 @@ import json
 import nibabel as nib
 import numpy as np
 import pandas as pd
-import pytest
-import torch
+import yaml
 from helpers import TINY, merge
 from own_data import AFFINE, msd_dataset, png_folder, vessel_classes_png
+from workflow_helpers import job_counts, snakemake
 
 from segpipe.cli import main
 from segpipe.evaluation.evaluate import ID_COLUMNS
@@ -23,15 +23,6 @@ METRICS = ["dice", "cldice", "betti", "betti_matching"]
 #: Dice + CE with three topology terms, each computed per class (one vs rest) in a multi-class run.
 TOPO_MIX = {"terms": [{"name": "dice_ce"}, {"name": "cldice", "weight": 0.5}, {"name": "skeleton_recall", "weight": 0.5},
                       {"name": "betti_matching", "weight": 0.1}]}
-
-
-@pytest.fixture
-def one_thread():
-    """One torch thread (bitwise reproducible CPU kernels) for the test, then restored."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def overrides(data, label_policy: str = "classes", output: str = "softmax", **train) -> dict:
@@ -144,3 +135,15 @@ def test_one_foreground_class_under_the_classes_policy_is_binary(tmp_path, confi
     losses = [column for column in strict.columns if column.startswith("loss")]
     assert np.array_equal(strict[losses].to_numpy(), classes[losses].to_numpy())
     assert pd.read_csv(results["strict"]["metrics"]).equals(pd.read_csv(results["classes"]["metrics"]))
+
+
+def test_the_workflow_plans_a_multi_class_run_and_its_dry_run_names_a_sigmoid_output(tmp_path):
+    data = vessel_classes_png(tmp_path / "data", n_train=5)
+    config = tmp_path / "classes.yaml"
+    config.write_text(yaml.safe_dump(overrides(data)))
+    result = snakemake(tmp_path, "-n", "all", configfile=config)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert job_counts(result.stdout)["train_run"] == 1
+    config.write_text(yaml.safe_dump(overrides(data, output="sigmoid")))
+    result = snakemake(tmp_path, "-n", "all", configfile=config)
+    assert result.returncode != 0 and "set 'train.output: softmax'" in result.stdout + result.stderr
