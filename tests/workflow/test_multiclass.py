@@ -90,6 +90,7 @@ def test_two_classes_end_to_end_in_2d(tmp_path, config_file, one_thread):
     text = report.read_text()
     assert "dice_artery" in text and "dice_vein" in text and "label values are classes: 1 artery, 2 vein" in text
     assert "class artery: betti0_error_artery" in text and "class vein: betti0_error_vein" in text  # figures per class
+    assert " class artery\"" in text and " class vein\"" in text  # example overlays per class (their alt text)
 
     folder = tmp_path / "new"  # an unlabelled folder predicted with the model: label maps too
     folder.mkdir()
