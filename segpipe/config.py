@@ -158,6 +158,17 @@ def _semantic_problems(config: dict[str, Any], given_sections: set[str], dataset
             if isinstance(term, Mapping):
                 problems.extend(schedule_problems(term.get("weight"), f"losses.{name}.terms[{index}].weight"))
     distance_maps = config.get("preprocess", {}).get("distance_maps", False)
+    classes = config.get("preprocess", {}).get("label_policy") == "classes"
+    if classes and train.get("output", "sigmoid") != "softmax":
+        problems.append(
+            "'preprocess.label_policy' is classes (one network output per class), but 'train.output' is "
+            f"{train.get('output', 'sigmoid')!r}; set 'train.output: softmax', or a label_policy of strict or binarise"
+        )
+    if classes and config.get("photo", {}).get("source"):
+        problems.append(
+            "'preprocess.label_policy' is classes, but the photo step ('photo.source') segments mortar with a binary "
+            "model; set 'photo.source: null'"
+        )
     experiments = config.get("experiments", {})
     named = [("experiments.losses", name) for name in experiments.get("losses", [])]
     named += [
@@ -177,6 +188,12 @@ def _semantic_problems(config: dict[str, Any], given_sections: set[str], dataset
             problems.append(
                 f"'losses.{name}' (an experiment's loss) uses the boundary term, which needs the signed distance "
                 "maps of preprocessing; set 'preprocess.distance_maps: true'"
+            )
+        elif classes and any(term.get("name") == "boundary" for term in losses[name].get("terms", [])):
+            problems.append(
+                f"'losses.{name}' (an experiment's loss) uses the boundary term, whose distance maps are of the "
+                "union of the classes, but 'preprocess.label_policy' is classes; drop the term from the loss, or "
+                "set a label_policy of strict or binarise"
             )
     return problems
 

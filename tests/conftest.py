@@ -57,3 +57,14 @@ def config_file(tmp_path: Path, make_config):
         return path
 
     return factory
+
+
+@pytest.fixture
+def one_thread():
+    """Run the test with one torch thread (bitwise reproducible CPU kernels), then restore."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -85,3 +85,23 @@ def png_folder(root: Path, n_labelled: int = 6, n_unlabelled: int = 1, *, label_
         if index < n_labelled:
             png(root / label_dir / f"img{index:02d}.png", label)
     return root
+
+
+#: Classes of :func:`vessel_classes_png` as nnU-Net's dataset.json names them.
+VESSEL_CLASSES = {"background": 0, "artery": 1, "vein": 2}
+
+
+def vessel_classes_png(root: Path, n_train: int = 10, size: int = 32) -> Path:
+    """An nnU-Net v2 data set of 2D grey PNGs with two thin disjoint classes: a horizontal bar (artery, 1), a vertical one (vein, 2)."""
+    rng = np.random.default_rng(0)
+    for index in range(n_train):
+        label = np.zeros((size, size), dtype=np.uint8)
+        row, column = rng.integers(3, size // 3), rng.integers(size // 2 + 2, size - 4)
+        label[row:row + 2, 2:size - 2] = 1
+        label[size // 2 - 2:size - 2, column:column + 2] = 2
+        grey = np.clip(np.where(label == 1, 200, np.where(label == 2, 110, 20)) + rng.normal(0, 8, label.shape), 0, 255)
+        png(root / "imagesTr" / f"case_{index:03d}_0000.png", grey)
+        png(root / "labelsTr" / f"case_{index:03d}.png", label)
+    document = {"channel_names": {"0": "grey"}, "labels": VESSEL_CLASSES, "numTraining": n_train, "file_ending": ".png"}
+    (root / "dataset.json").write_text(json.dumps(document))
+    return root

@@ -15,7 +15,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "preprocess", help="validate and normalise a dataset; write cases, manifest.json and fingerprint.json",
         description=(
             "Read a dataset (TopoMortar layout with splits.yaml, or dataset.json), check every image and "
-            "label (binary labels unless preprocess.label_policy is binarise, no NaN, matching shape and geometry; all "
+            "label (binary labels unless preprocess.label_policy is binarise, or classes for multi-class labels; no NaN, matching shape and geometry; all "
             "problems are listed), resample to preprocess.target_spacing if set, normalise "
             "intensities per preprocess.normalisation (and, with preprocess.distance_maps, compute each label's "
             "signed distance map for the boundary loss) and write OUT/cases/{id}.npz, OUT/fingerprint.json "

@@ -1,6 +1,7 @@
 """Preprocessed cases: the on-disk format between ``segpipe preprocess`` and the later stages.
 
-One ``.npz`` file per case holds the normalised image, its binary labels of every label type, its
+One ``.npz`` file per case holds the normalised image, its binary labels (class values 0..K under
+``preprocess.label_policy: classes``) of every label type, its
 geometry, optional per-case extras computed once in preprocessing (for example signed distance
 maps for the boundary loss) and, when preprocessing resampled the case, the shape and geometry of
 its own grid (predictions are resampled back to it).
@@ -31,7 +32,8 @@ class PreprocessedCase:
     image
         ``float32`` array ``(C, *spatial)``, intensity-normalised.
     labels
-        Label type to ``uint8`` array ``(*spatial)`` with values in {0, 1}.
+        Label type to ``uint8`` array ``(*spatial)`` with values in {0, 1} (class values 0..K for
+        multi-class data).
     geometry
         Geometry of the arrays' grid (the original image's, unless resampled).
     extras

@@ -15,8 +15,10 @@ needs, following nnU-Net's planning in a CPU-sized form:
   differ by more than 10 % (nnU-Net resamples every case to the median spacing), else none;
 - batch size 2 for 3D (nnU-Net's) and 8 for 2D; label type: the data set's; the photo step only for
   TopoMortar-style data (2D RGB brick walls);
-- labels with more than one foreground value: segpipe trains binary networks, so the plan sets
-  ``preprocess.label_policy: binarise`` (every value above 0 is foreground) and says so in the file.
+- labels with more than one foreground value: the plan takes the binary route,
+  ``preprocess.label_policy: binarise`` (every value above 0 is foreground), and says so in the file,
+  with the alternative: ``label_policy: classes`` and ``train.output: softmax`` train one output per
+  class (:mod:`segpipe.datasets.classes`).
 """
 
 from __future__ import annotations
@@ -183,8 +185,10 @@ def _comment(summary: DatasetSummary) -> str:
         + (f", names {summary.label_names}" if summary.label_names else ""),
     ]
     if summary.multi_class:
-        lines += ["", "NOTE: the labels hold several foreground classes; segpipe trains binary networks, so",
-                  "preprocess.label_policy is binarise: every class above 0 is one foreground (their union)."]
+        lines += ["", "NOTE: the labels hold several foreground classes; this plan trains a binary network:",
+                  "preprocess.label_policy is binarise: every class above 0 is one foreground (their union).",
+                  "For one output per class (per-class losses and metrics), set preprocess.label_policy: classes",
+                  "and train.output: softmax (docs/own-data.md, Multi-class labels)."]
     return "\n".join(f"# {line}".rstrip() for line in lines) + "\n"
 
 

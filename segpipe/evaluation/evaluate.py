@@ -16,6 +16,12 @@ fewer cases than threads, each case computes its metrics on ``threads // cases``
 Columns: ``run_id, loss, label_type, training_set, framework, seed`` (from the run identifier in
 the predictions' index), ``case_id, split, group, reference`` (the reference label type), then
 one column per metric value.
+
+Multi-class data (the ``classes`` of the fingerprint beside the manifest,
+:mod:`segpipe.datasets.classes`): every metric is computed per foreground class, one class against
+the rest (the predicted label map's voxels of class ``k`` against the reference's, with class
+``k``'s probability channel), into the columns ``<column>_<class>``; ``<column>`` is their mean over
+the classes. Each metric column is followed by its class columns.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from segpipe.datasets.classes import class_column, manifest_classes
 from segpipe.datasets.manifest import Manifest
 from segpipe.errors import InputError
 from segpipe.evaluation.metrics import CaseInputs, MetricSettings, compute_metrics, get_metric
@@ -49,14 +56,32 @@ def read_case_inputs(
     *,
     needs_probability: bool = False,
     settings: MetricSettings = MetricSettings(),
-) -> CaseInputs:
+    classes: Sequence[str] = (),
+) -> list[CaseInputs]:
     """Read one case's prediction (and probability map) and reference; check that they share a grid.
+
+    Parameters
+    ----------
+    predicted, reference_path
+        The case's prediction and its reference label file.
+    needs_probability
+        Also read the probability map.
+    settings
+        Metric parameters, passed on.
+    classes
+        Foreground classes of a multi-class data set (empty: binary).
+
+    Returns
+    -------
+    list of CaseInputs
+        Binary: the one case. Multi-class: one per class ``k`` (values 1..K), the prediction's and the
+        reference's voxels of class ``k``, with class ``k``'s probability.
 
     Raises
     ------
     InputError
-        If the prediction lies on another grid than the reference, or the probability map has another
-        shape or values outside [0, 1].
+        If the prediction lies on another grid than the reference, the probability map has another
+        shape or values outside [0, 1], or a label map holds a value that is no class.
     """
     reference, geometry = read_mask(reference_path)
     prediction, predicted_geometry = read_mask(predicted.mask)
@@ -72,19 +97,36 @@ def read_case_inputs(
             f"{reference_path} ({predicted_geometry} vs {geometry})", where=predicted.mask,
             fix="predict with the manifest of this dataset",
         )
-    probability = read_probability(predicted.probability, reference.shape) if needs_probability else None
-    return CaseInputs(prediction > 0, reference > 0, geometry.array_spacing, probability, settings)
+    probability = read_probability(predicted.probability, reference.shape, len(classes)) if needs_probability else None
+    spacing = geometry.array_spacing
+    if not classes:
+        return [CaseInputs(prediction > 0, reference > 0, spacing, probability, settings)]
+    for path, labels in ((predicted.mask, prediction), (reference_path, reference)):
+        if labels.max(initial=0) > len(classes) or labels.min(initial=0) < 0:
+            raise InputError(
+                f"the label map of case {predicted.case_id} holds values {np.unique(labels).tolist()}, but the classes "
+                f"are 1..{len(classes)} ({', '.join(classes)})", where=path,
+                fix="score predictions of a model trained on this data set, preprocessed with 'preprocess.label_policy: "
+                "classes'",
+            )
+    return [
+        CaseInputs(prediction == k, reference == k, spacing, None if probability is None else probability[k - 1], settings)
+        for k in range(1, len(classes) + 1)
+    ]
 
 
-def read_probability(path: str | PathLike[str], shape: tuple[int, ...]) -> np.ndarray:
+def read_probability(path: str | PathLike[str], shape: tuple[int, ...], classes: int = 0) -> np.ndarray:
     """A foreground probability map of ``shape`` with finite values in [0, 1], as float64.
+
+    With ``classes`` (their number, multi-class data), the map of every class: ``(classes, *shape)``.
 
     Raises
     ------
     InputError
         If it has another shape or values outside [0, 1] (logits, or a corrupt file).
     """
-    probability = read_image(path).array[0].astype(np.float64)
+    array = read_image(path).array.astype(np.float64)
+    probability, shape = (array, (classes, *shape)) if classes else (array[0], shape)
     if probability.shape != shape:
         raise InputError(f"probability map has shape {probability.shape}, its mask {shape}", where=path,
                          fix="run `segpipe predict` again")
@@ -96,10 +138,30 @@ def read_probability(path: str | PathLike[str], shape: tuple[int, ...]) -> np.nd
     return probability
 
 
+def class_values(per_class: Sequence[Mapping[str, float]], classes: Sequence[str]) -> dict[str, float]:
+    """The metric columns of a multi-class case: each column's mean over the classes, then its value per class.
+
+    Parameters
+    ----------
+    per_class
+        Metric values of each class (one-vs-rest), in class order.
+    classes
+        The class names.
+    """
+    values: dict[str, float] = {}
+    for column in per_class[0]:
+        values[column] = float(np.mean([value[column] for value in per_class]))
+        values.update({class_column(column, name): value[column] for name, value in zip(classes, per_class)})
+    return values
+
+
 def score_case(
-    predicted: PredictedCase, reference_path: Path, names: Sequence[str], settings: MetricSettings, threads: int
+    predicted: PredictedCase, reference_path: Path, names: Sequence[str], settings: MetricSettings, threads: int,
+    classes: Sequence[str] = (),
 ) -> dict[str, float] | str:
     """All metric columns of one case (the job that :func:`evaluate` runs in its worker processes).
+
+    For multi-class data (``classes``) the columns of :func:`class_values`.
 
     Returns
     -------
@@ -109,10 +171,12 @@ def score_case(
     """
     needs_probability = any(get_metric(name).needs_probability for name in names)
     try:
-        inputs = read_case_inputs(predicted, reference_path, needs_probability=needs_probability, settings=settings)
+        inputs = read_case_inputs(predicted, reference_path, needs_probability=needs_probability, settings=settings,
+                                  classes=classes)
     except InputError as error:
         return str(error).replace("\n  fix:", "; fix:")
-    return compute_metrics(names, inputs, threads=threads)
+    per_class = [compute_metrics(names, each, threads=threads) for each in inputs]
+    return class_values(per_class, classes) if classes else per_class[0]
 
 
 def _single_threaded_worker() -> None:
@@ -203,7 +267,9 @@ def evaluate(
     workers = max(1, min(threads, len(scored)))
     per_case = max(1, threads // workers)
     metric_settings = MetricSettings.from_config(config)
-    jobs = [(p, Path(case.labels[label_type]), list(settings["metrics"]), metric_settings, per_case) for p, case in scored]
+    classes = manifest_classes(manifest_path)
+    jobs = [(p, Path(case.labels[label_type]), list(settings["metrics"]), metric_settings, per_case, classes)
+            for p, case in scored]
     values = run_jobs(score_case, jobs, workers=workers, progress=progress, description="evaluate",
                       initializer=_single_threaded_worker)
     problems = [value for value in values if isinstance(value, str)]
@@ -218,7 +284,10 @@ def evaluate(
         {**identity, "case_id": p.case_id, "split": p.split, "group": p.group, "reference": label_type, **v}
         for (p, _), v in zip(scored, values)
     ]
-    columns = [*ID_COLUMNS, *(column for metric in metrics for column in metric.columns)]
+    columns = [*ID_COLUMNS, *(
+        name for metric in metrics for column in metric.columns
+        for name in (column, *(class_column(column, c) for c in classes))
+    )]
     with atomic_open(out_csv, newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()

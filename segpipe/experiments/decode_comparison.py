@@ -68,8 +68,8 @@ def comparison_config(config: Mapping[str, Any], dataset: str | PathLike[str]) -
 
     A copy of ``config`` that reads the landmark dataset ``dataset`` in place, writes under
     ``results_dir/decode/segmentation``, trains with ``decode.unet.train`` the runs of
-    :func:`comparison_experiments`, and scores each run against the mask of its own organ with
-    :data:`METRICS` plus ``evaluate.metrics``.
+    :func:`comparison_experiments` (binary: ``preprocess.label_policy: classes`` becomes ``strict``),
+    and scores each run against the mask of its own organ with :data:`METRICS` plus ``evaluate.metrics``.
 
     Parameters
     ----------
@@ -82,6 +82,8 @@ def comparison_config(config: Mapping[str, Any], dataset: str | PathLike[str]) -
     derived["results_dir"] = str(Path(config["results_dir"]) / SEGMENTATION_DIR)
     derived["dataset"] = {**derived["dataset"], "source": "directory", "path": str(dataset)}
     derived["train"] = copy.deepcopy(config["decode"]["unet"]["train"])
+    if derived["preprocess"]["label_policy"] == "classes":  # one binary run per organ: the organs' masks are binary
+        derived["preprocess"]["label_policy"] = "strict"
     derived["experiments"] = comparison_experiments(config)
     metrics = list(dict.fromkeys([*METRICS, *config["evaluate"]["metrics"]]))
     derived["evaluate"] = {**config["evaluate"], "label_type": None, "metrics": metrics}

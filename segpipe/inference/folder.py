@@ -23,12 +23,13 @@ import numpy as np
 
 from segpipe.datasets.manifest import IN_DISTRIBUTION
 from segpipe.errors import InputError
-from segpipe.inference.predictions import INDEX, PredictedCase, case_paths, write_index
+from segpipe.inference.predict import write_prediction
+from segpipe.inference.predictions import INDEX, PredictedCase, write_index
 from segpipe.inference.sliding_window import predict_probability
-from segpipe.io.images import SUPPORTED_SUFFIXES, ImageData, read_image, suffix_of, write_image
+from segpipe.io.images import SUPPORTED_SUFFIXES, ImageData, read_image, suffix_of
 from segpipe.networks.model_file import load_segmentation_model
 from segpipe.preprocessing.preprocess import normalise
-from segpipe.preprocessing.resampling import resample_image, resample_probability, resampled_shape
+from segpipe.preprocessing.resampling import resample_image, resampled_shape
 from segpipe.utilities.devices import resolve_device
 from segpipe.utilities.progress import progress_bar
 
@@ -145,9 +146,7 @@ def predict_folder(
             network, normalised, spec, patch_size=info.patch_size, device=device,
             overlap=float(settings["overlap"]), sw_batch_size=int(settings["sw_batch_size"]),
         )
-        probability = resample_probability(probability, image.spatial_shape)
-        mask_path, probability_path = case_paths(out_dir, case_id, files[0])
-        write_image(mask_path, probability >= threshold, image.geometry)
-        write_image(probability_path, probability, image.geometry)
+        mask_path, probability_path = write_prediction(out_dir, case_id, files[0], probability, spec, threshold,
+                                                       image.spatial_shape, image.geometry)
         written.append(PredictedCase(case_id, mask_path, probability_path, "test", IN_DISTRIBUTION))
     return write_index(out_dir, info.run_id, threshold, written)

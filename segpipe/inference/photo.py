@@ -120,7 +120,7 @@ def segment_photo(
     Raises
     ------
     InputError
-        If the model is not a 2D model of three-channel images.
+        If the model is not a binary 2D model of three-channel images.
     """
     from skimage.transform import rescale
 
@@ -130,9 +130,9 @@ def segment_photo(
     from segpipe.topology import betti_numbers
 
     network, info = load_segmentation_model(model_path, device)
-    if info.network.dimensions != 2 or info.network.in_channels != 3:
-        raise InputError("the model does not segment 2D RGB images", where=model_path,
-                         fix="run the photo step on a 2D RGB dataset (e.g. the mortar data)")
+    if info.network.dimensions != 2 or info.network.in_channels != 3 or info.network.classes:
+        raise InputError("the model does not segment 2D RGB images into one foreground", where=model_path,
+                         fix="run the photo step on a binary 2D RGB dataset (e.g. the mortar data)")
     image = rescale(photo, scale, channel_axis=0, anti_aliasing=True) if scale != 1 else photo
     image = np.ascontiguousarray(np.rot90(image, rot90, axes=(1, 2)))
     probability = predict_probability(network, normalise(image, info.normalisation), info.network,

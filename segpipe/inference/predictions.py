@@ -5,9 +5,11 @@ written last that lists them (so a directory without an index is an incomplete o
 
     predictions/
       071_mask.png        mask in the input image's format family: PNG {0, 255} for PNG/TIFF input,
-                          the input's own suffix (.nii.gz, .mha, .nrrd, ...) for volumes
+                          the input's own suffix (.nii.gz, .mha, .nrrd, ...) for volumes; a
+                          multi-class network's label map holds the class values 0..K
       071_prob.tif        float32 foreground probability: .tif for 2D PNG/TIFF input, the input's
-                          volumetric format otherwise
+                          volumetric format otherwise; a multi-class network's holds one channel
+                          per foreground class
       index.json          {"run_id": ..., "threshold": ..., "cases": {"071": {"mask": "071_mask.png",
                            "probability": "071_prob.tif", "split": "test", "group": "indistr"}, ...}}
 

@@ -1,6 +1,7 @@
 """Foreground probabilities for whole images: sliding window over patches, or one padded pass.
 
-Used by ``segpipe predict`` and by validation during training, so both see the same predictions.
+Used by ``segpipe predict`` and by validation during training, so both see the same predictions
+(:func:`label_map` turns them into the predicted mask, or the label map of a multi-class network).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def predict_probability(
     overlap: float = 0.5,
     sw_batch_size: int = 4,
 ) -> np.ndarray:
-    """Foreground probability of every voxel of ``image``.
+    """Foreground probability of every voxel of ``image`` (of every class, for a multi-class network).
 
     Parameters
     ----------
@@ -48,7 +49,9 @@ def predict_probability(
     Returns
     -------
     numpy.ndarray
-        ``float32`` array ``(*spatial)`` with values in [0, 1].
+        ``float32`` array ``(*spatial)`` with values in [0, 1]; for a multi-class network
+        (``spec.classes``) ``(1 + classes, *spatial)``: the probability of the background and of
+        each class.
     """
     from monai.inferers import sliding_window_inference
 
@@ -65,5 +68,32 @@ def predict_probability(
             padding = [width for p in reversed(pad) for width in (0, p)]  # F.pad wants last axis first
             logits = network(F.pad(inputs, padding))
             logits = logits[(..., *(slice(0, s) for s in spatial))]
-        probability = foreground_probability(torch.as_tensor(logits), spec.output)
+        logits = torch.as_tensor(logits)
+        if spec.classes:
+            return torch.softmax(logits, dim=1)[0].float().cpu().numpy()
+        probability = foreground_probability(logits, spec.output)
     return probability[0, 0].float().cpu().numpy()
+
+
+def label_map(probability: np.ndarray, spec: NetworkSpec, threshold: float) -> np.ndarray:
+    """The prediction of :func:`predict_probability`'s output.
+
+    Parameters
+    ----------
+    probability
+        Foreground probability ``(*spatial)``, or class probabilities ``(1 + classes, *spatial)``
+        of a multi-class network.
+    spec
+        The network's description.
+    threshold
+        Foreground where the probability reaches it (binary network).
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean mask ``(*spatial)``; for a multi-class network the ``uint8`` class values 0..K of the
+        most probable class.
+    """
+    if spec.classes:
+        return np.argmax(probability, axis=0).astype(np.uint8)
+    return probability >= threshold

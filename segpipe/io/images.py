@@ -4,7 +4,8 @@ Supported formats
 -----------------
 - NIfTI (``.nii``, ``.nii.gz``) through nibabel;
 - MetaImage and NRRD (``.mha``, ``.mhd``, ``.nrrd``, ``.nhdr``) through SimpleITK;
-- PNG (``.png``) through scikit-image and TIFF (``.tif``, ``.tiff``) through tifffile: 2D, grey or RGB.
+- PNG (``.png``) through scikit-image and TIFF (``.tif``, ``.tiff``) through tifffile: 2D, grey or RGB
+  (TIFF also with other channel counts stored as samples of one page: class probabilities).
 
 Conventions
 -----------
@@ -337,10 +338,11 @@ def _read_2d(path: Path, suffix: str) -> tuple[np.ndarray, Geometry, bool]:
     else:
         import tifffile
 
-        array = tifffile.imread(str(path))
+        with tifffile.TiffFile(str(path)) as tiff:
+            array, samples = tiff.asarray(), tiff.series[0].axes.endswith("S")
     if array.ndim == 2:
         return array, Geometry.identity(2), False
-    if array.ndim == 3 and array.shape[-1] in (3, 4):
+    if array.ndim == 3 and (array.shape[-1] in (3, 4) or (suffix in TIFF_SUFFIXES and samples)):
         return array, Geometry.identity(2), True
     raise InputError(
         f"expected a 2D grey or RGB image, got an array of shape {array.shape}",
@@ -404,9 +406,7 @@ def write_image(
         elif suffix in PNG_SUFFIXES:
             _write_png(temporary, channels_last, path)
         else:
-            import tifffile
-
-            tifffile.imwrite(str(temporary), np.ascontiguousarray(channels_last))
+            _write_tiff(temporary, np.ascontiguousarray(channels_last), vector)
 
     return write_atomically(path, writer)
 
@@ -438,6 +438,17 @@ def _write_itk(path: Path, array: np.ndarray, geometry: Geometry, vector: bool) 
     image.SetOrigin(geometry.origin)
     image.SetDirection(geometry.direction)
     sitk.WriteImage(image, str(path), useCompression=True)
+
+
+def _write_tiff(path: Path, array: np.ndarray, vector: bool) -> None:
+    """A 2D TIFF; channels other than RGB(A) (e.g. class probabilities) as samples of one page, read back as such."""
+    import tifffile
+
+    if vector and array.shape[-1] not in (3, 4):
+        extra = ["unspecified"] * (array.shape[-1] - 1)
+        tifffile.imwrite(str(path), array, photometric="minisblack", planarconfig="contig", extrasamples=extra)
+    else:
+        tifffile.imwrite(str(path), array)
 
 
 def _write_png(path: Path, array: np.ndarray, destination: Path) -> None:

@@ -2,7 +2,8 @@
 
 The ``train.network`` section chooses the architecture; the dimension and the number of input
 channels come from the manifest, the number of output channels from ``train.output`` (one channel
-for ``sigmoid``, two for ``softmax``). Everything needed to rebuild the same network is a small
+for ``sigmoid``, two for ``softmax``) and the data set's classes (a multi-class softmax network has
+the background's channel and one per foreground class: :mod:`segpipe.datasets.classes`). Everything needed to rebuild the same network is a small
 JSON-friendly dictionary (:class:`NetworkSpec`), which :mod:`segpipe.networks.model_file` stores in
 ``model.pt``.
 """
@@ -35,7 +36,8 @@ class NetworkSpec:
     in_channels
         Number of image channels.
     output
-        ``"sigmoid"`` (one output channel) or ``"softmax"`` (two output channels).
+        ``"sigmoid"`` (one output channel) or ``"softmax"`` (two output channels, or one more than
+        there are ``classes``).
     channels
         Feature channels per resolution level, finest first.
     strides
@@ -44,6 +46,8 @@ class NetworkSpec:
         Residual units per level (UNet); DynUNet uses residual blocks when this is positive.
     norm
         ``"instance"`` or ``"batch"`` normalisation.
+    classes
+        Names of the foreground classes of a multi-class network (softmax only); empty for a binary one.
     """
 
     name: str
@@ -54,15 +58,19 @@ class NetworkSpec:
     strides: tuple[int, ...]
     num_res_units: int = 1
     norm: str = "instance"
+    classes: tuple[str, ...] = ()
 
     @classmethod
-    def from_config(cls, network: dict[str, Any], *, dimensions: int, in_channels: int, output: str) -> NetworkSpec:
-        """Combine the ``train.network`` section with facts from the manifest.
+    def from_config(
+        cls, network: dict[str, Any], *, dimensions: int, in_channels: int, output: str, classes: tuple[str, ...] = ()
+    ) -> NetworkSpec:
+        """Combine the ``train.network`` section with facts from the manifest and the data set's classes.
 
         Raises
         ------
         ConfigError
-            If ``channels`` and ``strides`` do not fit together or ``output`` is unknown.
+            If ``channels`` and ``strides`` do not fit together, ``output`` is unknown, or a
+            multi-class network is asked for a sigmoid output.
         """
         channels = tuple(int(c) for c in network["channels"])
         strides = tuple(int(s) for s in network["strides"])
@@ -72,16 +80,21 @@ class NetworkSpec:
             raise ConfigError(f"'train.output' is {output!r}; allowed values: {', '.join(OUTPUT_CHANNELS)}")
         if dimensions not in (2, 3):
             raise ConfigError(f"networks are 2D or 3D, the manifest says {dimensions}-D")
+        if classes and output != "softmax":
+            raise ConfigError(
+                f"the data set has {len(classes)} classes ({', '.join(classes)}), which need one network output "
+                f"each, but 'train.output' is {output!r}", fix="set 'train.output: softmax'",
+            )
         return cls(
             name=network["name"], dimensions=int(dimensions), in_channels=int(in_channels), output=output,
             channels=channels, strides=strides, num_res_units=int(network.get("num_res_units", 1)),
-            norm=network.get("norm", "instance"),
+            norm=network.get("norm", "instance"), classes=tuple(classes),
         )
 
     @property
     def out_channels(self) -> int:
-        """Number of output channels (1 for sigmoid, 2 for softmax)."""
-        return OUTPUT_CHANNELS[self.output]
+        """Number of output channels (1 for sigmoid, 2 for softmax, 1 + the number of classes if any)."""
+        return 1 + len(self.classes) if self.classes else OUTPUT_CHANNELS[self.output]
 
     @property
     def divisor(self) -> int:
@@ -92,12 +105,17 @@ class NetworkSpec:
         """JSON-friendly representation (lists instead of tuples)."""
         data = asdict(self)
         data["channels"], data["strides"] = list(self.channels), list(self.strides)
+        if self.classes:
+            data["classes"] = list(self.classes)
+        else:  # a binary network's description is as it was before classes existed
+            del data["classes"]
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NetworkSpec:
         """Inverse of :meth:`to_dict`."""
-        return cls(**{**data, "channels": tuple(data["channels"]), "strides": tuple(data["strides"])})
+        return cls(**{**data, "channels": tuple(data["channels"]), "strides": tuple(data["strides"]),
+                      "classes": tuple(data.get("classes", ()))})
 
     def build(self) -> torch.nn.Module:
         """A fresh network of this architecture (:func:`build_network`)."""
@@ -136,7 +154,21 @@ def build_network(spec: NetworkSpec) -> torch.nn.Module:
 
 
 def foreground_probability(logits: torch.Tensor, output: str) -> torch.Tensor:
-    """Foreground probability ``(B, 1, *spatial)`` from network logits of either output mode."""
+    """Foreground probability ``(B, 1, *spatial)`` from network logits of either output mode.
+
+    For a multi-class softmax output, class ``k``'s is that of :func:`one_vs_rest_logits`.
+    """
     if output == "sigmoid":
         return torch.sigmoid(logits)
     return torch.softmax(logits, dim=1)[:, 1:2]
+
+
+def one_vs_rest_logits(logits: torch.Tensor, index: int) -> torch.Tensor:
+    """Two-channel softmax logits of class ``index`` against all other classes of multi-class softmax logits.
+
+    ``(log sum_{j != index} exp l_j, l_index)``: their softmax is exactly ``(1 - p, p)`` with ``p``
+    the softmax probability of class ``index``, so every binary loss of a softmax output sees the
+    class as its foreground, and the gradient reaches every channel.
+    """
+    rest = torch.cat([logits[:, :index], logits[:, index + 1:]], dim=1)
+    return torch.cat([torch.logsumexp(rest, dim=1, keepdim=True), logits[:, index:index + 1]], dim=1)

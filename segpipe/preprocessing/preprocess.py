@@ -4,8 +4,9 @@
 writes into ``OUT``::
 
     OUT/cases/{id}.npz     one preprocessed case (segpipe.datasets.cases.save_case): float32 image
-                           (C, *spatial) normalised per image and channel, uint8 {0, 1} labels of
-                           every label type the case has, geometry; with distance_maps=True also
+                           (C, *spatial) normalised per image and channel, uint8 {0, 1} labels
+                           (class values 0..K under the classes policy) of every label type the
+                           case has, geometry; with distance_maps=True also
                            the float32 signed distance map of every label type (extra
                            ``sdm__<label type>``, :func:`signed_distance_map`, for the boundary loss)
     OUT/fingerprint.json   dataset fingerprint (nnU-Net style, see :func:`fingerprint`)
@@ -15,7 +16,9 @@ Label policy (``preprocess.label_policy``): ``strict`` (default) accepts only bi
 or 0 and 255. ``binarise`` makes every value above ``preprocess.label_threshold`` (default 0, as
 TopoMortar's code does) foreground; every file it changes (one whose values are not 0/1 or 0/255)
 is listed with its values and the voxels whose class it chose, in the fingerprint
-(``binarised_labels``), on standard error (the job's log) and in the report. Every problem in the
+(``binarised_labels``), on standard error (the job's log) and in the report. ``classes`` keeps the
+values of multi-class labels: 0 is the background, 1..K the foreground classes, whose names
+(:func:`segpipe.datasets.classes.class_names`) the fingerprint records (``classes``). Every problem in the
 dataset (unreadable files, NaN or infinite values, non-binary labels under the strict policy, a
 label whose shape or geometry differs from its image, wrong dimensionality or channel count) is
 collected over all cases and reported in one error that lists every offending file.
@@ -49,18 +52,19 @@ import numpy as np
 from scipy import ndimage
 
 from segpipe.datasets.cases import PreprocessedCase, save_case
+from segpipe.datasets.classes import FINGERPRINT_KEY, class_names
 from segpipe.datasets.layout import read_dataset
 from segpipe.datasets.manifest import Case, Manifest
 from segpipe.errors import InputError, SegpipeError
 from segpipe.io.atomic import write_json
 from segpipe.io.images import Geometry, ImageData, nifti_transform_disagreement, read_image, read_mask
-from segpipe.preprocessing.resampling import resample_image, resample_mask, resampled_geometry, resampled_shape
+from segpipe.preprocessing.resampling import resample_image, resample_labels, resampled_geometry, resampled_shape
 from segpipe.utilities.workers import run_jobs
 
 #: Values of ``preprocess.normalisation``.
 NORMALISATIONS = ("zscore", "minmax", "percentile", "none")
 #: Values of ``preprocess.label_policy``.
-LABEL_POLICIES = ("strict", "binarise")
+LABEL_POLICIES = ("strict", "binarise", "classes")
 MANIFEST_FILE = "manifest.json"
 FINGERPRINT_FILE = "fingerprint.json"
 CASES_DIR = "cases"
@@ -243,6 +247,13 @@ def _binary_values_problem(values: np.ndarray) -> str | None:
     return f"values {{{shown}}} are not binary; a label may hold only 0 and 1, or only 0 and 255"
 
 
+def _class_values_problem(values: np.ndarray) -> str | None:
+    if np.all((values >= 0) & (values <= 255) & (values == np.round(values))):
+        return None
+    shown = ", ".join(f"{v:g}" for v in values[:8]) + (", ..." if len(values) > 8 else "")
+    return f"values {{{shown}}} are not class values; a label may hold only integers 0 (background) to 255"
+
+
 def _describe(geometry: Geometry) -> str:
     def numbers(values: tuple[float, ...]) -> str:
         return "(" + ", ".join(f"{v:.6g}" for v in values) + ")"
@@ -258,7 +269,8 @@ class LabelPolicy:
     ----------
     mode
         ``"strict"``: only binary labels (0/1 or 0/255) are accepted; ``"binarise"``: values above
-        ``threshold`` are foreground, and each file that is not binary is reported.
+        ``threshold`` are foreground, and each file that is not binary is reported; ``"classes"``:
+        integer values are kept as classes (0 the background).
     threshold
         Foreground is ``value > threshold`` under ``"binarise"``.
     """
@@ -293,7 +305,8 @@ def _check_label(
     Returns
     -------
     tuple
-        The label as ``uint8`` {0, 1} (``None`` if it has a problem) and its raw values.
+        The label as ``uint8`` {0, 1}, or its class values under the ``classes`` policy (``None`` if
+        it has a problem), and its raw values.
     """
     try:
         array, geometry = read_mask(path)
@@ -306,8 +319,11 @@ def _check_label(
     values = np.unique(array[~np.isnan(array)] if nan else array).astype(np.float64)
     if nan:
         problems.append(f"{path}: {nan} NaN values in the label")
-    problem = _binary_values_problem(values) if values.size else None
-    if problem and policy.mode == "strict":
+    problem = None if not values.size else (
+        _class_values_problem(values) if policy.mode == "classes" else _binary_values_problem(values))
+    if problem and policy.mode == "classes":
+        problems.append(f"{path}: {problem}")
+    elif problem and policy.mode == "strict":
         problems.append(
             f"{path}: {problem} (or set 'preprocess.label_policy: binarise' to count values above "
             "'preprocess.label_threshold' as foreground)"
@@ -322,8 +338,9 @@ def _check_label(
             f"({_describe(image.geometry)}) ({image.path})"
         )
     threshold = policy.threshold if policy.mode == "binarise" else 0.0
-    mask = None if len(problems) > found else (array > threshold).astype(np.uint8)
-    return mask, values.tolist()
+    if len(problems) > found:
+        return None, values.tolist()
+    return (array if policy.mode == "classes" else array > threshold).astype(np.uint8), values.tolist()
 
 
 def _read_channels(paths: Sequence[str], problems: list[str]) -> ImageData | None:
@@ -416,7 +433,7 @@ def process_case(case: Case, index: int, dimensions: int, channels: int, method:
         if shape != image.spatial_shape:
             source = (image.spatial_shape, geometry)
             array, geometry = resample_image(array, shape), resampled_geometry(geometry, image.spatial_shape, shape)
-            labels = {label_type: resample_mask(mask, shape) for label_type, mask in labels.items()}
+            labels = {label_type: resample_labels(mask, shape) for label_type, mask in labels.items()}
     spacing = geometry.array_spacing
     report.shape, report.spacing = tuple(array.shape[1:]), spacing
     values = array.reshape(array.shape[0], -1)
@@ -427,7 +444,7 @@ def process_case(case: Case, index: int, dimensions: int, channels: int, method:
         inside = values[:, labels[reference].ravel() > 0]
         report.foreground = [_Moments.of(channel) for channel in inside]
         report.foreground_samples = _sample(inside, rng)
-    for label_type, mask in labels.items():
+    for label_type, mask in labels.items():  # of the union of the classes (a bound of each class's radius)
         report.labels[label_type] = _LabelFacts(
             checked[label_type][1], int(np.count_nonzero(mask)), int(mask.size),
             largest_radius(mask), largest_radius(mask, spacing),
@@ -468,6 +485,7 @@ def _intensity(moments: list[list[_Moments]], samples: list[np.ndarray]) -> list
 def fingerprint(
     manifest: Manifest, reports: list[CaseReport], normalisation: str, reference: str | None,
     policy: LabelPolicy = LabelPolicy(), target_spacing: tuple[float, ...] | None = None,
+    classes: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """The dataset fingerprint (nnU-Net style) from the per-case reports.
 
@@ -480,8 +498,10 @@ def fingerprint(
     radius (the maximum of the foreground's Euclidean distance transform) in voxels and in mm.
     Shapes, spacings and radii are those of the grid the networks train on (after resampling to
     ``target_spacing``). ``label_policy`` and ``binarised_labels`` (every file the ``binarise``
-    policy changed) record how labels became binary; ``nifti_transform_warnings`` lists every NIfTI
-    file whose qform and sform disagree (segpipe uses the sform).
+    policy changed) record how labels became binary; under the ``classes`` policy ``classes`` names
+    the foreground classes 1..K in value order (:mod:`segpipe.datasets.classes`).
+    ``nifti_transform_warnings`` lists every NIfTI file whose qform and sform disagree (segpipe uses
+    the sform).
     """
     counts: dict[str, dict[str, int]] = {}
     for (split, group), number in sorted(Counter((c.split, c.group) for c in manifest.cases).items()):
@@ -498,7 +518,7 @@ def fingerprint(
             "largest_radius_mm": max(f.radius_mm for f in facts),
             "median_radius_voxels": float(np.median(radii)),
         }
-    return {
+    result = {
         "dataset": {"name": manifest.name, "dimensions": manifest.dimensions, "channels": manifest.channels,
                     "cases": len(manifest.cases), "label_types": manifest.label_types},
         "counts": counts,
@@ -526,6 +546,9 @@ def fingerprint(
             for r in reports
         },
     }
+    if classes is not None:
+        result[FINGERPRINT_KEY] = list(classes)
+    return result
 
 
 def _reference_label(manifest: Manifest) -> str | None:
@@ -578,7 +601,7 @@ def preprocess_dataset(
         Store each label's signed distance map in its case (``preprocess.distance_maps``; the
         boundary loss needs them).
     label_policy
-        How label values become foreground (``preprocess.label_policy``, ``label_threshold``).
+        How label values become foreground, or classes (``preprocess.label_policy``, ``label_threshold``).
     target_spacing
         Resample every case to this spacing, per array axis in mm (``preprocess.target_spacing``);
         None keeps each case's grid.
@@ -599,8 +622,8 @@ def preprocess_dataset(
     Raises
     ------
     InputError
-        If the dataset cannot be read, a predicted split has no cases, or listing every offending
-        file of every case.
+        If the dataset cannot be read, a predicted split has no cases, the classes are not 1..K
+        (``classes`` policy), or listing every offending file of every case.
     """
     if normalisation not in NORMALISATIONS:
         raise SegpipeError(f"unknown normalisation {normalisation!r}", fix=f"use one of {', '.join(NORMALISATIONS)}")
@@ -648,7 +671,7 @@ def preprocess_dataset(
             summary, problems,
             where=Path(dataset),
             fix="correct or remove the files listed (labels must hold only 0/1 or 0/255, unless "
-            "'preprocess.label_policy' is binarise, and match their image's shape and geometry), then run "
+            "'preprocess.label_policy' is binarise or classes, and match their image's shape and geometry), then run "
             "`segpipe preprocess` again; the previous results in the output directory are left as they were",
         )
     for report in reports:
@@ -658,8 +681,17 @@ def preprocess_dataset(
             print(f"segpipe preprocess: binarised {entry['file']} (values {entry['values']}): "
                   f"{entry['voxels_not_binary']} voxels not 0/1 or 0/255, {entry['to_foreground']} of them "
                   f"made foreground (value > {label_policy.threshold:g})", file=sys.stderr)
+    classes = None
+    if label_policy.mode == "classes":
+        try:
+            classes = class_names([v for r in reports for f in r.labels.values() for v in f.values],
+                                  manifest.label_names, where=Path(dataset))
+        except InputError:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
     _publish(staging, cases_dir, out, {f"{case.case_id}.npz" for case in manifest.cases})
-    write_json(out / FINGERPRINT_FILE, fingerprint(manifest, reports, normalisation, reference, label_policy, target_spacing))
+    write_json(out / FINGERPRINT_FILE,
+               fingerprint(manifest, reports, normalisation, reference, label_policy, target_spacing, classes))
     result = manifest.with_cases([replace(case, data=f"{CASES_DIR}/{case.case_id}.npz") for case in manifest.cases])
     result.save(out / MANIFEST_FILE)
     return result

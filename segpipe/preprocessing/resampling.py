@@ -60,3 +60,20 @@ def resample_mask(mask: np.ndarray, shape: Sequence[int]) -> np.ndarray:
     it covers at least half of.
     """
     return (resample_probability(np.asarray(mask, dtype=np.float32), shape) >= 0.5).astype(np.uint8)
+
+
+def resample_labels(labels: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+    """A label map resampled to ``shape``: a binary one as :func:`resample_mask`, class values 0..K per class.
+
+    Each class (the background included) is interpolated linearly as a one-hot map, and each voxel
+    takes the class with the largest interpolated value, as nnU-Net resamples segmentations.
+    """
+    labels = np.asarray(labels)
+    last = int(labels.max(initial=0))
+    if last <= 1:
+        return resample_mask(labels, shape)
+    shape = tuple(shape)
+    if labels.shape == shape:
+        return labels.astype(np.uint8)
+    scores = np.stack([resample_probability((labels == value).astype(np.float32), shape) for value in range(last + 1)])
+    return scores.argmax(axis=0).astype(np.uint8)

@@ -12,7 +12,7 @@ import pandas as pd
 
 from segpipe.datasets.manifest import Manifest
 from segpipe.errors import InputError
-from segpipe.evaluation.metrics import MetricSettings, metric_of_column
+from segpipe.evaluation.metrics import MetricSettings, metric_of_column, split_class_column
 from segpipe.inference.predictions import PredictionSet
 from segpipe.reporting.aggregation import metric_columns
 from segpipe.reporting.statistics import StatisticsSettings, paired_tests, summarise
@@ -72,9 +72,12 @@ class ReportContext:
 
     @cached_property
     def headline(self) -> list[str]:
-        """``report.headline_metrics`` that were computed and are not 0 everywhere."""
+        """``report.headline_metrics`` that were computed and are not 0 everywhere, each followed by its class columns."""
         wanted = self.config.get("report", {}).get("headline_metrics", [])
-        return [column for column in wanted if column in self.columns and column not in self.constant_zero]
+        return [
+            column for base in wanted for column in self.columns
+            if split_class_column(column)[0] == base and column not in self.constant_zero
+        ]
 
     @cached_property
     def metric_settings(self) -> MetricSettings:

@@ -12,6 +12,8 @@ their neighbours. Gradient flows to the voxel each pooling selected.
 A one-channel (sigmoid) output is the foreground channel against the label; a two-channel
 (softmax) output has a background channel against ``1 - label`` too. Softmax logits ``(0, x)``
 give the penalised logits ``(0, x~)`` of the sigmoid logits ``x``, so the two modes stay equal.
+A multi-class output (background and one channel per class) is penalised against the one-hot label
+of its class values in the same way.
 Outside the patch counts as no neighbour. The neighbourhood side ``n`` is
 ``train.scnp_neighbourhood`` (3, the authors' default; odd).
 """
@@ -23,14 +25,15 @@ import torch.nn.functional as F
 
 
 def penalise(logits: torch.Tensor, label: torch.Tensor, neighbourhood: int = 3) -> torch.Tensor:
-    """The SCNP logits of ``logits`` for the binary ``label``.
+    """The SCNP logits of ``logits`` for the ``label``.
 
     Parameters
     ----------
     logits
-        ``(B, 1 or 2, *spatial)`` network output (2D or 3D).
+        ``(B, C, *spatial)`` network output (2D or 3D): one foreground channel, or the background's
+        and one per class.
     label
-        ``(B, 1, *spatial)`` in {0, 1}.
+        ``(B, 1, *spatial)`` in {0, 1}, or class values 0..C-1.
     neighbourhood
         Odd side of the cubic neighbourhood.
 
@@ -41,8 +44,11 @@ def penalise(logits: torch.Tensor, label: torch.Tensor, neighbourhood: int = 3) 
     """
     if neighbourhood < 1 or neighbourhood % 2 == 0:
         raise ValueError(f"the SCNP neighbourhood must be an odd positive size, got {neighbourhood}")
-    foreground = label.to(logits.dtype) > 0.5
-    classes = foreground if logits.shape[1] == 1 else torch.cat([~foreground, foreground], 1)
+    if logits.shape[1] == 1:
+        classes = label.to(logits.dtype) > 0.5
+    else:
+        values = label.round().long()[:, 0]
+        classes = torch.movedim(F.one_hot(values, logits.shape[1]), -1, 1).bool()
     pool = F.max_pool2d if logits.ndim == 4 else F.max_pool3d
     infinity = torch.tensor(float("inf"), dtype=logits.dtype, device=logits.device)
 

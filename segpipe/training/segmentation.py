@@ -3,7 +3,10 @@
 ``train()`` reads everything it needs from the configuration, the manifest written by
 ``segpipe preprocess`` and the run identifier (``{model}.{loss}.{label_type}.{training_set}.{framework}.s{seed}``)
 and runs :func:`segpipe.training.loop.run_training` with a :class:`SegmentationTask`: batches of
-random patches (:mod:`segpipe.training.batches`), the run's composite loss, the validation Dice.
+random patches (:mod:`segpipe.training.batches`), the run's composite loss, the validation Dice. With
+multi-class data (the fingerprint's ``classes``, :mod:`segpipe.datasets.classes`) the network has one
+softmax output per class plus the background's, the loss handles the classes
+(:mod:`segpipe.training.losses.registry`) and the validation Dice is the mean over the classes.
 
 Outputs in the run directory
 ----------------------------
@@ -43,12 +46,13 @@ import numpy as np
 import torch
 
 from segpipe.config import distributed_problems, network_problems
+from segpipe.datasets.classes import dataset_classes
 from segpipe.datasets.lookup import load_manifest_case, preprocessed_path
 from segpipe.datasets.manifest import Case, Manifest
 from segpipe.errors import ConfigError, InputError
 from segpipe.evaluation.metrics import CaseInputs, get_metric
 from segpipe.experiments.grid import RunSpec, teacher_run, training_settings
-from segpipe.inference.sliding_window import predict_probability
+from segpipe.inference.sliding_window import label_map, predict_probability
 from segpipe.networks.factory import NetworkSpec, build_network
 from segpipe.networks.model_file import ModelInfo, load_segmentation_model, save_model
 from segpipe.training import distributed
@@ -166,11 +170,11 @@ def _scheduler(train: Mapping[str, Any], optimizer: torch.optim.Optimizer) -> to
 
 
 def _teacher_labels(teacher: Path, images: list[np.ndarray], threshold: float, device: torch.device) -> list[np.ndarray]:
-    """The teacher's thresholded predictions of the training images (self-distillation's labels)."""
+    """The teacher's thresholded predictions (label maps, multi-class) of the training images (self-distillation's labels)."""
     network, info = load_segmentation_model(teacher, device)
     return [
-        (predict_probability(network, image, info.network, patch_size=info.patch_size, device=device) >= threshold)
-        .astype(np.uint8)
+        label_map(predict_probability(network, image, info.network, patch_size=info.patch_size, device=device),
+                  info.network, threshold).astype(np.uint8)
         for image in images
     ]
 
@@ -209,13 +213,18 @@ def _validation_dice(
     network: torch.nn.Module, spec: NetworkSpec, cases: list[tuple[np.ndarray, np.ndarray, tuple[float, ...]]],
     patch_size: tuple[int, ...] | None, device: torch.device, threshold: float, context: distributed.Context,
 ) -> float:
-    """Mean Dice of the network's thresholded predictions on the validation cases of all processes."""
+    """Mean Dice of the network's thresholded predictions on the validation cases of all processes.
+
+    For a multi-class network, the Dice of a case is the mean over the classes of each class's Dice.
+    """
     dice = get_metric("dice")
-    scores = [
-        dice(CaseInputs(predict_probability(network, image, spec, patch_size=patch_size, device=device) >= threshold,
-                        label.astype(bool), spacing))["dice"]
-        for image, label, spacing in cases
-    ]
+    indices = range(1, len(spec.classes) + 1) if spec.classes else (1,)
+    scores = []
+    for image, label, spacing in cases:
+        prediction = label_map(predict_probability(network, image, spec, patch_size=patch_size, device=device),
+                               spec, threshold)
+        scores.append(math.fsum(dice(CaseInputs(prediction == k, label == k, spacing))["dice"] for k in indices)
+                      / len(indices))
     total, count = context.sum([math.fsum(scores), len(scores)])
     return total / count
 
@@ -377,14 +386,16 @@ def _train_process(
     device = context.device(resolve_device(settings["device"], key="train.device"))
     _configure_determinism(bool(settings["deterministic"]))
 
-    spec = NetworkSpec.from_config(
-        settings["network"], dimensions=manifest.dimensions, in_channels=manifest.channels, output=settings["output"]
-    )
-    patch_size = _check_patch_size(settings["patch_size"], spec)
     fingerprint_path = manifest_path.parent / "fingerprint.json"
     dataset_fingerprint = json.loads(fingerprint_path.read_text()) if fingerprint_path.is_file() else {}
+    classes = dataset_classes(dataset_fingerprint)
+    spec = NetworkSpec.from_config(
+        settings["network"], dimensions=manifest.dimensions, in_channels=manifest.channels, output=settings["output"],
+        classes=classes,
+    )
+    patch_size = _check_patch_size(settings["patch_size"], spec)
     context_of_terms = TermContext(settings["output"], spec.dimensions, run.label_type, dataset_fingerprint,
-                                   connectivity=config["connectivity"])
+                                   connectivity=config["connectivity"], classes=classes)
     loss = build_loss(run.loss, config["losses"], context_of_terms)
 
     sampling = SamplingSettings.from_config(settings, spec.divisor)

@@ -33,15 +33,6 @@ from segpipe.training.segmentation import train
 RUN = "unet.dice_ce.accurate.large.plain.s0"
 
 
-@pytest.fixture
-def one_thread():
-    """Run the test with one torch thread (bitwise reproducible CPU kernels), then restore."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_train_writes_log_and_model(tmp_path, dataset_2d, make_config, one_thread):
     config = make_config()
     model_path = train(config, dataset_2d, RUN, tmp_path, show_progress=False)

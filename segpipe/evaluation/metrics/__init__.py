@@ -21,6 +21,7 @@ from segpipe.evaluation.metrics.registry import (
     metric_names,
     metric_of_column,
     register_metric,
+    split_class_column,
 )
 from segpipe.evaluation.metrics.settings import MetricSettings
 
@@ -33,4 +34,5 @@ __all__ = [
     "metric_names",
     "metric_of_column",
     "register_metric",
+    "split_class_column",
 ]

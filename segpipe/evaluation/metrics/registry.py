@@ -186,9 +186,26 @@ def get_metric(name: str) -> Metric:
     return METRICS.get(name)
 
 
+def split_class_column(column: str) -> tuple[str, str | None]:
+    """A CSV column as ``(metric column, class)``: ``dice_artery`` gives ``("dice", "artery")``, ``dice`` ``("dice", None)``.
+
+    A class column (:func:`segpipe.datasets.classes.class_column`) is the longest registered metric
+    column it starts with, an underscore and the class name; any other column is its own.
+    """
+    registered = {c for _, metric in METRICS.items() for c in metric.columns}
+    if column in registered:
+        return column, None
+    prefixes = [c for c in registered if column.startswith(c + "_")]
+    if not prefixes:
+        return column, None
+    base = max(prefixes, key=len)
+    return base, column[len(base) + 1:]
+
+
 def metric_of_column(column: str) -> Metric | None:
-    """The registered metric that fills CSV column ``column``, or ``None``."""
-    return next((metric for _, metric in METRICS.items() if column in metric.columns), None)
+    """The registered metric that fills CSV column ``column`` (or its class column), or ``None``."""
+    base, _ = split_class_column(column)
+    return next((metric for _, metric in METRICS.items() if base in metric.columns), None)
 
 
 def compute_metrics(names: Iterable[str], inputs: CaseInputs, *, threads: int = 1) -> dict[str, float]:

@@ -1,14 +1,27 @@
-"""Report section: the data set as preprocessing saw it (grid, label policy, labels it binarised)."""
+"""Report section: the data set as preprocessing saw it (grid, label policy, its classes, labels it binarised)."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pandas as pd
 
+from segpipe.datasets.classes import FINGERPRINT_KEY
 from segpipe.reporting import html
 from segpipe.reporting.context import ReportContext
 from segpipe.reporting.registry import register_section
+
+
+def _policy_text(policy: dict[str, Any], fingerprint: dict[str, Any]) -> str:
+    """What the label policy did, in words."""
+    if policy["mode"] == "binarise":
+        return f" (foreground is a label value above {policy['threshold']:g})."
+    if policy["mode"] == "classes":
+        named = ", ".join(f"{value} {name}" for value, name in enumerate(fingerprint.get(FINGERPRINT_KEY, []), start=1))
+        return (f" (label values are classes: {named}; networks have one output per class, every metric is computed "
+                "per class against the rest, in the columns <metric>_<class>, and <metric> is their mean).")
+    return " (labels must be binary)."
 
 
 @register_section("Data", order=12)
@@ -31,8 +44,7 @@ def data(context: ReportContext) -> str | None:
         + (f"Networks trained on a grid resampled to spacing {spacing} (mm per array axis); predictions are resampled "
            "back and scored on each case's own grid. " if spacing else "Networks trained on each case's own grid. ")
         + f"Label policy: {policy['mode']}"
-        + (f" (foreground is a label value above {policy['threshold']:g})." if policy["mode"] == "binarise" else
-           " (labels must be binary).")
+        + _policy_text(policy, fingerprint)
     )]
     binarised = fingerprint.get("binarised_labels", [])
     if binarised:

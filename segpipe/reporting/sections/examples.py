@@ -1,4 +1,4 @@
-"""Report section: image / label / prediction overlays of example test cases."""
+"""Report section: image / label / prediction overlays of example test cases (one row per class for multi-class data)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from segpipe.datasets.classes import manifest_classes
 from segpipe.experiments.grid import RunSpec
 from segpipe.io.images import read_image, read_mask
 from segpipe.reporting import html, plots
@@ -72,18 +73,21 @@ def examples(context: ReportContext) -> str | None:
     parts = [] if len(runs) == len(context.predictions) else [html.paragraph(
         f"{len(context.predictions)} runs: the predictions shown are those of {len(runs)} runs of one setting and seed.",
         note=True)]
+    classes = manifest_classes(context.manifest_path)
     for case_id in choose_examples(context.frame, count):
         case = context.manifest.case(case_id)
-        image = read_image(case.image).array
-        reference = read_mask(case.labels[context.reference_type])[0] > 0
-        names, masks = [], []
+        reference = read_mask(case.labels[context.reference_type])[0]
+        names, maps = [], []
         for run_id in runs:
             predicted = {p.case_id: p for p in context.predictions[run_id].cases}.get(case_id)
             if predicted is not None:
                 names.append(run_id)
-                masks.append(read_mask(predicted.mask)[0] > 0)
-        image, (reference, *masks) = slice_2d(image, [reference, *masks])
-        title = (f"case {case_id} ({case.group}); {context.reference_type} label; green: agreement, magenta: false "
-                 "positive, blue: false negative")
-        parts.append(html.image(plots.overlay_panels(image, reference, list(zip(names, masks)), title), f"case {case_id}"))
+                maps.append(read_mask(predicted.mask)[0])
+        for value, name in enumerate(classes, start=1) if classes else [(None, None)]:
+            masks = [label > 0 if value is None else label == value for label in (reference, *maps)]
+            image, (shown, *predictions) = slice_2d(read_image(case.image).array, masks)
+            title = (f"case {case_id} ({case.group}); {context.reference_type} label{f', class {name}' if name else ''}; "
+                     "green: agreement, magenta: false positive, blue: false negative")
+            parts.append(html.image(plots.overlay_panels(image, shown, list(zip(names, predictions)), title),
+                                    f"case {case_id}" + (f" class {name}" if name else "")))
     return "\n".join(parts) or html.paragraph("No test cases to show.", note=True)

@@ -5,7 +5,8 @@ over dimensions; the Betti matching errors when Betti errors were not computed),
 lower Dice. The worst and the median pair get their barcode and diagram; the
 ``report.topology_cases`` worst get an overlay with the unmatched bars of the Betti matching of
 prediction and reference marked where their features are born and die. Volumes are shown as
-projections along axis 0 (maximum of image and masks).
+projections along axis 0 (maximum of image and masks). For multi-class data the pairs are ranked by
+the errors' means over the classes, and each pair is drawn once per class (that class against the rest).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from segpipe.datasets.classes import class_column, manifest_classes
 from segpipe.evaluation.evaluate import read_case_inputs
 from segpipe.evaluation.metrics import CaseInputs
 from segpipe.evaluation.metrics.diagrams import label_diagrams, probability_diagrams
@@ -55,23 +57,29 @@ def choose_topology_cases(frame: pd.DataFrame, columns: list[str], count: int) -
     return pairs[:count], pairs[len(pairs) // 2]
 
 
-def _load(context: ReportContext, run_id: str, case_id: str) -> tuple[CaseInputs, Path] | None:
-    """A case's inputs (with probability) and image path; None when its prediction was not given."""
+def _load(context: ReportContext, run_id: str, case_id: str) -> tuple[list[tuple[str | None, CaseInputs]], Path] | None:
+    """A case's inputs (with probability), named by their class for multi-class data, and its image path.
+
+    None when its prediction was not given.
+    """
     prediction_set = context.predictions.get(run_id)
     predicted = {p.case_id: p for p in prediction_set.cases}.get(case_id) if prediction_set else None
     if predicted is None:
         return None
     case = context.manifest.case(case_id)
+    classes = manifest_classes(context.manifest_path)
     inputs = read_case_inputs(predicted, case.labels[context.reference_type], needs_probability=True,
-                              settings=context.metric_settings)
-    return inputs, Path(case.image)
+                              settings=context.metric_settings, classes=classes)
+    return list(zip(classes or (None,), inputs)), Path(case.image)
 
 
-def _caption(frame: pd.DataFrame, run_id: str, case_id: str, columns: list[str], kind: str) -> str:
+def _caption(frame: pd.DataFrame, run_id: str, case_id: str, columns: list[str], kind: str, name: str | None) -> str:
+    """The figure's caption: the pair, its errors and Dice (those of class ``name`` for multi-class data)."""
     row = frame[(frame["run_id"] == run_id) & (frame["case_id"] == case_id)].iloc[0]
-    errors = ", ".join(f"{c} {row[c]:g}" for c in columns)
-    dice = f", Dice {row['dice']:.3f}" if "dice" in row else ""
-    return f"{kind}: run {run_id}, case {case_id} ({row['group']}): {errors}{dice}"
+    column = (lambda c: class_column(c, name)) if name else (lambda c: c)
+    errors = ", ".join(f"{column(c)} {row[column(c)]:g}" for c in columns)
+    dice = f", Dice {row[column('dice')]:.3f}" if column("dice") in row else ""
+    return f"{kind}: run {run_id}, case {case_id} ({row['group']}){f', class {name}' if name else ''}: {errors}{dice}"
 
 
 def _persistence(inputs: CaseInputs, connectivity: str, caption: str) -> str:
@@ -112,13 +120,14 @@ def topology(context: ReportContext) -> str | None:
     loaded = {pair: _load(context, *pair) for pair in dict.fromkeys([*worst, median])}
     for kind, pair in (("worst", worst[0]), ("median", median)):
         if loaded[pair] is not None:
-            inputs = loaded[pair][0]
-            parts.append(_persistence(inputs, connectivity, _caption(context.frame, *pair, columns, kind)))
+            for name, inputs in loaded[pair][0]:
+                parts.append(_persistence(inputs, connectivity, _caption(context.frame, *pair, columns, kind, name)))
     for rank, pair in enumerate(worst, start=1):
         if loaded[pair] is not None:
-            inputs, image_path = loaded[pair]
-            caption = _caption(context.frame, *pair, columns, f"worst #{rank}")
-            parts.append(_errors(inputs, image_path, connectivity, caption))
+            classes, image_path = loaded[pair]
+            for name, inputs in classes:
+                caption = _caption(context.frame, *pair, columns, f"worst #{rank}", name)
+                parts.append(_errors(inputs, image_path, connectivity, caption))
     if len(parts) == 1:
         parts.append(html.paragraph("The predictions of the chosen cases were not given.", note=True))
     return "\n".join(parts)

@@ -23,6 +23,9 @@ term                 module                                         extras (comp
 ``cbdice``           :mod:`segpipe.training.losses.cbdice`          label's radius maps per augmented sample
 ``region_wise``      :mod:`segpipe.training.losses.region_wise`     label's region-wise maps per sample
 ===================  =============================================  ======================================
+
+In a multi-class run every term but the region terms is computed per class, one class against the
+rest, and averaged (:class:`segpipe.training.losses.registry.OneVsRestTerm`); ``boundary`` is refused.
 """
 
 from segpipe.training.losses import (  # noqa: F401  (register terms)

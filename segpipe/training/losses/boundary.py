@@ -39,6 +39,8 @@ class BoundaryTerm(LossTerm):
 
     name = "boundary"
     requires = (SDM_KEY,)
+    #: preprocessing's distance maps are of the union of the classes
+    class_handling = "unsupported"
 
     def case_extras(self, case: PreprocessedCase, label: np.ndarray) -> dict[str, np.ndarray]:
         """The case's precomputed signed distance map of the run's label type.

@@ -4,6 +4,10 @@ With a sigmoid output the single channel is the foreground; with a softmax outpu
 one-hot encoded and, unless ``include_background`` is set, Dice is computed on the foreground
 channel only (as nnU-Net does), so both output modes optimise the same foreground Dice.
 
+In a multi-class run (one channel per class and the background) the label is one-hot encoded
+over the classes: Dice is the mean over the foreground classes, cross-entropy is over all channels
+(the terms' ``class_handling`` is ``"native"``).
+
 Dice of a patch without foreground is ``1 - smooth / (sum(p) + smooth)``: with MONAI's default
 ``smooth`` of 1e-5 it reaches 0 only as the predicted probabilities vanish (a prediction of
 0.007 per pixel on a 64 x 64 patch still scores 0.9997), so such patches push the prediction
@@ -46,6 +50,7 @@ class _MonaiDiceTerm(LossTerm):
     """
 
     monai_loss: ClassVar[type[torch.nn.Module]]
+    class_handling = "native"
 
     def __init__(
         self, context: TermContext, *, batch: bool = False, include_background: bool = False, smooth: float = 1e-5
@@ -89,6 +94,7 @@ class CETerm(LossTerm):
     """
 
     name = "ce"
+    class_handling = "native"
 
     def __init__(self, context: TermContext) -> None:
         super().__init__(context)

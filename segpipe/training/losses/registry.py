@@ -26,6 +26,14 @@ A weight is a non-negative number or a schedule of training progress
 
 :class:`CompositeLoss` sums the weighted terms and reports each term's value for the training log; a
 term whose scheduled weight is still zero is not computed (its log value is NaN).
+
+Multi-class runs (``TermContext.classes``, :mod:`segpipe.datasets.classes`): the logits have the
+background's channel and one per class, the label holds class values. A term says how it handles
+them in :attr:`LossTerm.class_handling`: the region terms take the class channels themselves
+(``"native"``: Dice over the classes, cross-entropy over all channels); every other term is binary,
+and :func:`build_loss` wraps it in :class:`OneVsRestTerm`, which computes it once per class on that
+class against the rest and averages over the classes (``"one_vs_rest"``, the default); a term that
+cannot be computed so (``"unsupported"``) is a configuration error.
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -41,12 +49,14 @@ import torch
 
 from segpipe.datasets.cases import PreprocessedCase
 from segpipe.errors import ConfigError
+from segpipe.networks.factory import one_vs_rest_logits
 from segpipe.topology.connectivity import DEFAULT_CONNECTIVITY
 from segpipe.training.losses.options import OptionError
 from segpipe.training.losses.schedules import Progress, weight_schedule
 from segpipe.utilities.registry import Registry
 
-#: Batch keys every batch has: ``image`` (B, C, *spatial) and ``label`` (B, 1, *spatial) in {0, 1}.
+#: Batch keys every batch has: ``image`` (B, C, *spatial) and ``label`` (B, 1, *spatial) in {0, 1} (class
+#: values 0..K in a multi-class run).
 BASE_KEYS = ("image", "label")
 
 
@@ -70,6 +80,9 @@ class TermContext:
     connectivity
         The configuration's ``connectivity`` (``"full"`` or ``"face"``), which the metrics count:
         the default of every topology term (:mod:`segpipe.topology.connectivity`).
+    classes
+        Foreground class names of a multi-class run (softmax logits with one more channel);
+        empty for a binary run.
     """
 
     output: str
@@ -77,6 +90,7 @@ class TermContext:
     label_type: str
     fingerprint: Mapping[str, Any] = field(default_factory=dict)
     connectivity: str = DEFAULT_CONNECTIVITY
+    classes: tuple[str, ...] = ()
 
 
 class LossTerm(torch.nn.Module):
@@ -91,6 +105,10 @@ class LossTerm(torch.nn.Module):
     name: ClassVar[str] = ""
     #: Batch keys beyond ``image`` and ``label`` that :meth:`forward` reads.
     requires: ClassVar[tuple[str, ...]] = ()
+    #: How the term handles a multi-class run: ``"native"`` (it takes the class channels and the
+    #: label of class values), ``"one_vs_rest"`` (it is binary: :class:`OneVsRestTerm` computes it per
+    #: class) or ``"unsupported"``.
+    class_handling: ClassVar[str] = "one_vs_rest"
 
     def __init__(self, context: TermContext) -> None:
         super().__init__()
@@ -140,6 +158,72 @@ class LossTerm(torch.nn.Module):
             Current iteration and total iterations.
         """
         raise NotImplementedError
+
+
+def _class_key(key: str, index: int) -> str:
+    """Batch key of a binary term's extra ``key`` for class ``index`` (:class:`OneVsRestTerm`)."""
+    return f"{key}@{index}"
+
+
+def _of_class(arrays: Mapping[str, Any], index: int) -> dict[str, Any]:
+    """The extras of class ``index`` in ``arrays``, under the keys their term gave them."""
+    own = {}
+    for key, value in arrays.items():
+        base, at, tail = key.rpartition("@")
+        if at and tail == str(index):
+            own[base] = value
+    return own
+
+
+class OneVsRestTerm(LossTerm):
+    """A binary term in a multi-class run: the mean over the foreground classes of the term on each class against the rest.
+
+    For class ``k`` the wrapped term sees the two-channel logits of ``k`` against every other class
+    (:func:`segpipe.networks.factory.one_vs_rest_logits`: their softmax is exactly class ``k``'s
+    probability and its complement), the label ``label == k``, and its extras computed from that
+    label; they travel in the batch under the term's keys suffixed ``@k``.
+
+    Parameters
+    ----------
+    term
+        The binary term, built for a binary softmax run.
+    classes
+        The run's foreground classes (values 1..K).
+    """
+
+    def __init__(self, term: LossTerm, classes: tuple[str, ...]) -> None:
+        super().__init__(term.context)
+        self.term = term
+        self.indices = range(1, len(classes) + 1)
+
+    @property
+    def requires(self) -> tuple[str, ...]:  # type: ignore[override]
+        """The wrapped term's batch keys, once per class."""
+        return tuple(_class_key(key, k) for k in self.indices for key in self.term.requires)
+
+    def case_extras(self, case: PreprocessedCase, label: np.ndarray) -> dict[str, np.ndarray]:
+        """The wrapped term's case extras of each class's one-vs-rest label."""
+        extras: dict[str, np.ndarray] = {}
+        for k in self.indices:
+            own = self.term.case_extras(case, (np.asarray(label) == k).astype(np.uint8))
+            extras.update({_class_key(key, k): value for key, value in own.items()})
+        return extras
+
+    def sample_extras(self, sample: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The wrapped term's sample extras of each class's one-vs-rest sample."""
+        extras: dict[str, np.ndarray] = {}
+        for k in self.indices:
+            view = {**sample, "label": (sample["label"] == k).astype(sample["label"].dtype), **_of_class(sample, k)}
+            extras.update({_class_key(key, k): value for key, value in self.term.sample_extras(view).items()})
+        return extras
+
+    def forward(self, logits: torch.Tensor, batch: Mapping[str, torch.Tensor], progress: Progress) -> torch.Tensor:
+        """Mean over the classes of the wrapped term on each class against the rest."""
+        values = []
+        for k in self.indices:
+            view = {**batch, "label": (batch["label"] == k).to(batch["label"].dtype), **_of_class(batch, k)}
+            values.append(self.term(one_vs_rest_logits(logits, k), view, progress))
+        return torch.stack(values).mean()
 
 
 #: Every loss term, by the name that loss definitions give it (``losses.<loss>.terms[].name``).
@@ -257,8 +341,14 @@ def build_loss(name: str, losses: Mapping[str, Any], context: TermContext) -> Co
     ------
     ConfigError
         If the loss or a term is not defined, a term is given options it does not have or a bad
-        option value (the message names the key), or a weight is neither a non-negative number
-        nor a valid schedule (:mod:`segpipe.training.losses.schedules`).
+        option value (the message names the key), a weight is neither a non-negative number
+        nor a valid schedule (:mod:`segpipe.training.losses.schedules`), or a multi-class run
+        uses a term that cannot be computed per class.
+
+    Notes
+    -----
+    In a multi-class run (``context.classes``) every binary term is built for a binary softmax run
+    and wrapped in :class:`OneVsRestTerm`.
     """
     if name not in losses:
         raise ConfigError(
@@ -281,10 +371,20 @@ def build_loss(name: str, losses: Mapping[str, Any], context: TermContext) -> Co
                 f"'{where}' has unknown option(s) {', '.join(map(repr, unknown))} for term {term_name!r}",
                 fix=f"allowed options: {', '.join(sorted(allowed)) or '(none)'}",
             )
+        kind = TERMS.get(term_name)
+        one_vs_rest = bool(context.classes) and kind.class_handling != "native"
+        if context.classes and kind.class_handling == "unsupported":
+            raise ConfigError(
+                f"'{where}.name' is {term_name!r}, which cannot be computed per class, but the data set has the "
+                f"classes {', '.join(context.classes)} ('preprocess.label_policy: classes')",
+                fix="drop the term from the loss, or set 'preprocess.label_policy' to strict or binarise",
+            )
         try:
-            term = TERMS.get(term_name)(context, **spec)
+            term = kind(replace(context, classes=()) if one_vs_rest else context, **spec)
         except OptionError as error:
             raise ConfigError(f"'{where}.{error.option}' {error.problem}", fix=error.fix) from error
+        if one_vs_rest:
+            term = OneVsRestTerm(term, context.classes)
         seen[term_name] = seen.get(term_name, 0) + 1
         key = term_name if seen[term_name] == 1 else f"{term_name}_{seen[term_name]}"
         built.append((key, term, weight))
