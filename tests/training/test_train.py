@@ -110,7 +110,7 @@ class _ExtrasProbe(LossTerm):
 
     def forward(self, logits, batch, progress):
         type(self).seen.append({key: value.clone() for key, value in batch.items()} | {"progress": progress})
-        return logits.mean() * 0
+        return logits.mean() * 0  # adds nothing to the loss (a term with weight 0 would not be called)
 
 
 @pytest.fixture
@@ -124,7 +124,7 @@ def probe_term():
 def test_loss_extras_hooks_reach_the_batch(tmp_path, dataset_2d, make_config, probe_term, one_thread):
     config = make_config({"train": {"iterations": 3, "validate_every": None}})
     # the schema lists the built-in terms only: add the test's term after validation
-    config["losses"]["probe"] = {"terms": [{"name": "dice_ce"}, {"name": "test_extras_probe", "weight": 0.0, "factor": 3.0}]}
+    config["losses"]["probe"] = {"terms": [{"name": "dice_ce"}, {"name": "test_extras_probe", "weight": 1.0, "factor": 3.0}]}
     train(config, dataset_2d, "unet.probe.accurate.large.plain.s0", tmp_path, show_progress=False)
     assert [batch["progress"] for batch in probe_term.seen] == [Progress(i, 3) for i in (1, 2, 3)]
     for batch in probe_term.seen:
