@@ -74,15 +74,21 @@ def test_a_prediction_that_keeps_the_regions_apart_has_no_topological_part():
     assert float((weights * y**2).sum()) == 0.0
 
 
-def test_one_region_gives_no_weight():
+def test_one_region_gives_no_weight_even_where_the_prediction_breaks_it():
+    # TopoMortar's variant separates foreground pieces; it does not draw a missing piece of a line (Oner's
+    # original, on background regions and a distance to the centre line, would)
     label = np.zeros((6, 6))
     label[:, 2:4] = 1
+    y = 3.0 * label
+    y[3, 2:4] = 0.0  # the line broken in the prediction
+    assert not window_weights(y, label, separation=0).any()
     assert not window_weights(np.random.default_rng(0).random((6, 6)), label, separation=0).any()
 
 
 def test_loss_of_a_bridge_by_hand_and_its_gradient():
-    # one sample, sigmoid logits = y (foreground margin); window 8 holds the whole 6 x 8 patch? no: whole windows
-    # only, so use window 6 on a 6 x 12 patch: the first window holds both bars (gap columns 3, 4)
+    # one sample, sigmoid logits = y (the foreground margin), windows of 6 on a 6 x 12 patch: the first window
+    # holds the bar of columns 0-2 and column 5 of the second bar (gap columns 3, 4); the second window holds
+    # one region only. The crossings of the gap cost 0 except row 2's, whose lowest edge (2,3)-(2,4) costs 0.75.
     label = np.zeros((6, 12))
     label[:, :3] = 1
     label[:, 5:8] = 1
