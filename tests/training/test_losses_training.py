@@ -32,6 +32,7 @@ LOSSES = {
     "mip": ([{"name": "dice_ce", "weight": 0.7}, {"name": "mip", "weight": 0.3}], "mip"),
     "boundary": ([{"name": "dice_ce", "weight": {"start": 1.0, "end": 0.5}},
                   {"name": "boundary", "weight": {"start": 0.0, "end": 0.5}}], "boundary"),
+    "topo": ([{"name": "topo", "window": 16, "separation": 1}], "topo"),  # alone, as TopoMortar ran it
 }
 
 
