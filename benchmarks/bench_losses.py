@@ -10,7 +10,7 @@ one residual unit) on CPU. Inputs:
     2 synthetic vessel volumes of 64^3 (1 channel), their labels.
 
 Each loss is Dice + CE plus the term under test, as in ``config.yaml``'s examples (the switched-on
-weight of a scheduled term; ``region_wise`` alone); ``scnp`` is Dice + CE on SCNP-penalised logits
+weight of a scheduled term; ``region_wise`` and ``topo`` alone); ``scnp`` is Dice + CE on SCNP-penalised logits
 (the ``scnp`` framework, neighbourhood 3). Extras are
 computed beforehand as the data loader would (their CPU cost per batch is reported separately: it
 runs in the data-loader workers, not in the step). Two network states are measured: ``untrained``
@@ -58,6 +58,7 @@ LOSSES = {
     "warping": [{"name": "dice_ce"}, {"name": "warping", "weight": 0.1}],
     "cbdice": [{"name": "dice_ce"}, {"name": "cbdice", "weight": 0.5}],
     "region_wise": [{"name": "region_wise"}],
+    "topo": [{"name": "topo"}],
     "scnp": [{"name": "dice_ce"}],
 }
 #: Measurements whose loss sees SCNP-penalised logits (the ``scnp`` framework), with the neighbourhood side.

@@ -20,6 +20,7 @@ FINGERPRINT = {"labels": {"accurate": {"largest_radius_voxels": 3.0}}}
 TERMS: dict[str, dict[str, Any]] = {
     "dice_ce": {}, "dice": {}, "ce": {}, "cldice": {}, "skeleton_recall": {}, "betti_matching": {}, "mip": {}, "boundary": {},
     "topo_loss": {"tile_size": 8}, "warping": {}, "cbdice": {}, "region_wise": {},
+    "topo": {"window": 8},
 }
 SHAPES = {2: (24, 20), 3: (10, 12, 14)}
 PROGRESS = Progress(1, 10)

@@ -89,9 +89,9 @@ def test_real_topomortar_study_presets_cover_its_study_cases_and_published_resul
     assert published == "../shared/topomortar/results"
     gpu = _preset("topomortar", "study_topomortar", "study_topomortar_gpu")
     gpu_runs = expand_grid(gpu["experiments"], gpu["train"]["network"]["name"])
-    assert len(gpu_runs) == 9 * 7 * 10 and gpu["train"]["network"]["name"] == "dynunet"
+    assert len(gpu_runs) == 10 * 7 * 10 and gpu["train"]["network"]["name"] == "dynunet"
     assert {(r.label_type, r.training_set, r.framework) for r in gpu_runs} == TOPOMORTAR_MAIN_CASES | TOPOMORTAR_FRAMEWORK_CASES
-    assert {"dice_ce", "cldice", "skeleton_recall", "cbdice", "topo_loss", "warping", "region_wise"} <= {r.loss for r in gpu_runs}
+    assert {"dice_ce", "cldice", "skeleton_recall", "cbdice", "topo_loss", "warping", "region_wise", "topo"} <= {r.loss for r in gpu_runs}
     assert gpu["preprocess"]["target_spacing"] is None and gpu["train"]["iterations"] == 12000 and gpu["train"]["batch_size"] == 10
     assert {"local_betti", "betti_matching"} <= set(gpu["evaluate"]["metrics"]) and gpu["results_dir"] != cpu["results_dir"]
     assert gpu["report"]["published_results"] == published

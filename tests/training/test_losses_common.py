@@ -1,6 +1,6 @@
 """Properties every loss term has: in 2D and 3D, for sigmoid and softmax outputs, batches and empty labels.
 
-- a perfect prediction gives the term's minimum (0 for most terms, -1 for Skeleton Recall, the
+- a perfect prediction (for ``topo``, which regresses a distance map: that map) gives the term's minimum (0 for most terms, -1 for Skeleton Recall, the
   sum of the negative signed distances for the boundary loss, the mean of the negative region-wise
   maps for RegionWise);
 - an imperfect prediction gives a larger, finite value with a non-zero gradient;
@@ -42,6 +42,14 @@ def minimum(name: str, batch: dict[str, torch.Tensor]) -> float:
     return 0.0
 
 
+def perfect_logits(name: str, labels: torch.Tensor, batch: dict[str, torch.Tensor], output: str) -> torch.Tensor:
+    """Logits of a perfect prediction: confident ones, or for ``topo`` (a distance regression) the label's distance map."""
+    if name != "topo":
+        return confident(labels, output)
+    margin = torch.where(labels > 0, batch["topo_distance"], torch.full_like(labels, -40.0))
+    return margin if output == "sigmoid" else torch.cat([torch.zeros_like(margin), margin], 1)
+
+
 def test_every_registered_term_is_tested():
     assert sorted(TERMS) == term_names()
 
@@ -53,7 +61,7 @@ def test_perfect_prediction_is_minimal_and_imperfect_has_gradient(name, dimensio
     labels = tubes(rng, 3, SHAPES[dimensions])
     loss = make_loss(name, output, dimensions, **TERMS[name])
     batch = batch_for(loss, labels)
-    perfect = float(loss(confident(labels, output), batch, PROGRESS).total)
+    perfect = float(loss(perfect_logits(name, labels, batch, output), batch, PROGRESS).total)
     assert perfect == pytest.approx(minimum(name, batch), abs=1e-3)
 
     logits = torch.randn(3, 1 if output == "sigmoid" else 2, *SHAPES[dimensions], requires_grad=True)

@@ -76,6 +76,7 @@ BAD_OPTIONS = [
     ({"name": "warping", "connectivity": "diagonal"}, "connectivity"),
     ({"name": "cbdice", "smooth": 0}, "smooth"),
     ({"name": "region_wise", "ratio": 2}, None),
+    ({"name": "topo", "window": 1}, "window"),
 ]
 
 

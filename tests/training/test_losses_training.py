@@ -32,6 +32,7 @@ LOSSES = {
     "mip": ([{"name": "dice_ce", "weight": 0.7}, {"name": "mip", "weight": 0.3}], "mip"),
     "boundary": ([{"name": "dice_ce", "weight": {"start": 1.0, "end": 0.5}},
                   {"name": "boundary", "weight": {"start": 0.0, "end": 0.5}}], "boundary"),
+    "topo": ([{"name": "topo", "window": 16, "separation": 1}], "topo"),  # alone, as TopoMortar ran it
 }
 
 
@@ -66,8 +67,8 @@ def test_training_reduces_the_loss(name, mortar, tmp_path):
     assert values[-8:].mean() < values[:8].mean() - 0.1 * abs(values[:8].mean())  # at least 10% lower
 
 
-#: The terms added for TopoMortar's comparison, each on top of Dice + CE (region_wise alone, as TopoMortar ran it).
-NEW_TERMS = {"topo_loss": {"tile_size": 8}, "warping": {}, "cbdice": {}, "region_wise": {}}
+#: The terms added for TopoMortar's comparison, each on top of Dice + CE (region_wise and topo alone, as TopoMortar ran them).
+NEW_TERMS = {"topo_loss": {"tile_size": 8}, "warping": {}, "cbdice": {}, "region_wise": {}, "topo": {"window": 8, "separation": 0}}
 
 
 @pytest.mark.parametrize("dimensions", [2, 3])
@@ -79,7 +80,7 @@ def test_new_terms_train_a_network(name, dimensions):
     network = torch.nn.Sequential(conv(1, 4, 3, padding=1), torch.nn.ReLU(), conv(4, 1, 3, padding=1))
     optimizer = torch.optim.Adam(network.parameters(), lr=0.01)
     labels = tubes(np.random.default_rng(dimensions), 2, SHAPES[dimensions])
-    terms = [{"name": name, **NEW_TERMS[name]}] if name == "region_wise" else [{"name": "dice_ce"}, {"name": name, **NEW_TERMS[name]}]
+    terms = [{"name": name, **NEW_TERMS[name]}] if name in ("region_wise", "topo") else [{"name": "dice_ce"}, {"name": name, **NEW_TERMS[name]}]
     loss = build_loss(name, {name: {"terms": terms}}, TermContext("sigmoid", dimensions, "accurate", FINGERPRINT))
     batch = batch_for(loss, labels)
     images = labels + 0.3 * torch.randn_like(labels)

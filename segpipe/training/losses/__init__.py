@@ -22,6 +22,7 @@ term                 module                                         extras (comp
 ``warping``          :mod:`segpipe.training.losses.warping`         none (critical voxels on the CPU)
 ``cbdice``           :mod:`segpipe.training.losses.cbdice`          label's radius maps per augmented sample
 ``region_wise``      :mod:`segpipe.training.losses.region_wise`     label's region-wise maps per sample
+``topo``             :mod:`segpipe.training.losses.topo`            label's clipped distance map per sample
 ===================  =============================================  ======================================
 
 In a multi-class run every term but the region terms is computed per class, one class against the
@@ -37,6 +38,7 @@ from segpipe.training.losses import (  # noqa: F401  (register terms)
     region,
     region_wise,
     skeleton_recall,
+    topo,
     topo_loss,
     warping,
 )
