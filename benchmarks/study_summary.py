@@ -33,10 +33,15 @@ def _markdown(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def job_times(benchmarks: Path) -> pd.DataFrame:
-    """Wall and CPU seconds of every job, by stage (the benchmark file's directory or name)."""
+def job_times(benchmarks: Path, runs: set[str]) -> pd.DataFrame:
+    """Wall and CPU seconds of every job, by stage (the benchmark file's directory or name).
+
+    Jobs of runs outside ``runs`` (left in the folder by an earlier, larger grid) are left out.
+    """
     rows = []
     for path in benchmarks.rglob("*.tsv"):
+        if path.parent != benchmarks and path.stem not in runs:
+            continue
         table = pd.read_csv(path, sep="\t")
         stage = path.parent.name if path.parent != benchmarks else path.stem
         rows.append({"stage": stage, "wall": float(table["s"].iloc[-1]),
@@ -53,13 +58,14 @@ def main() -> None:
     snapshots = sorted((args.results / "configs").glob("*.yaml"), key=lambda p: p.stat().st_mtime)
     config = yaml.safe_load(snapshots[-1].read_text())
     frame = load_metrics([args.results / "metrics.csv"])
-    for (label_type, training_set, framework), table in setting_tables(ReportContext(config=config, frame=frame)).items():
-        print(f"\n**{label_type} labels, {training_set} training set, {framework}**\n")
+    for (model, label_type, training_set, framework), table in setting_tables(ReportContext(config=config, frame=frame)).items():
+        print(f"\n**{model}, {label_type} labels, {training_set} training set, {framework}**\n")
         print(_markdown(table))
-    costs = training_costs(sorted((args.results / "benchmarks" / "train").glob("*.tsv")))
+    runs = set(frame["run_id"])
+    costs = training_costs(sorted(path for path in (args.results / "benchmarks" / "train").glob("*.tsv") if path.stem in runs))
     print("\n**Training cost per loss** (wall time per run on one thread, largest peak RSS)\n")
     print(_markdown(costs.reset_index().round(1)))
-    times = job_times(args.results / "benchmarks")
+    times = job_times(args.results / "benchmarks", runs)
     per_stage = times.groupby("stage")[["wall", "cpu"]].sum().round(0)
     print("\n**Jobs** (seconds, summed over jobs)\n")
     print(_markdown(per_stage.reset_index()))
