@@ -76,9 +76,10 @@ def _preset(*names: str) -> dict:
 def test_real_topomortar_study_presets_cover_its_study_cases_and_published_results():
     cpu = _preset("topomortar", "study_topomortar")
     runs = expand_grid(cpu["experiments"], cpu["train"]["network"]["name"])
-    assert len(runs) == 4 * 4 * 3 + 3  # and the boundary loss in the ideal case
-    assert {r.loss for r in runs} == {"dice_ce", "cldice", "skeleton_recall", "betti_matching", "boundary"}
-    assert {(r.label_type, r.training_set) for r in runs if r.loss == "boundary"} == {("accurate", "large")}
+    ideal_only = {"boundary", "cbdice", "topo_loss", "warping", "region_wise", "topo"}
+    assert len(runs) == 4 * 4 * 3 + len(ideal_only) * 3  # the boundary loss and TopoMortar's others in the ideal case
+    assert {r.loss for r in runs} == {"dice_ce", "cldice", "skeleton_recall", "betti_matching"} | ideal_only
+    assert {(r.label_type, r.training_set) for r in runs if r.loss in ideal_only} == {("accurate", "large")}
     assert {(r.label_type, r.training_set, r.framework) for r in runs} == TOPOMORTAR_MAIN_CASES
     assert {r.seed for r in runs} == {0, 1, 2}
     assert cpu["dataset"]["source"] == "directory" and cpu["dataset"]["path"] == "../shared/topomortar/dataset"
@@ -111,7 +112,7 @@ def test_study_topomortar_target_runs_every_run_of_the_preset(tmp_path):
                        str(REPO / "config" / "study_topomortar.yaml"), "--config", f"dataset={{source: directory, path: {dataset}}}")
     assert result.returncode == 0, result.stderr
     counts = job_counts(result.stdout)
-    assert counts["train_run"] == counts["predict_run"] == counts["evaluate_run"] == 51
+    assert counts["train_run"] == counts["predict_run"] == counts["evaluate_run"] == 66
     assert counts["preprocess"] == counts["report"] == counts["photo"] == 1 and "data" not in counts  # read in place
 
 
