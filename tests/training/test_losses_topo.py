@@ -154,24 +154,12 @@ def _widest_bottleneck_edges(values: np.ndarray) -> np.ndarray:
     return result
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_pair_counts_match_a_brute_force_maximin_search(seed):
+@pytest.mark.parametrize(("seed", "shape", "regions"),
+                         [*((seed, (6, 6), 4) for seed in range(4)), (11, (3, 3, 4), 3)])
+def test_pair_counts_match_a_brute_force_maximin_search(seed, shape, regions):
     rng = np.random.default_rng(seed)
-    values = rng.random((6, 6))  # distinct edge costs: each maximin path has one lowest edge
-    labels = rng.integers(0, 4, (6, 6))
-    lowest = _widest_bottleneck_edges(values)
-    flat = labels.ravel()
-    expected = np.zeros(len(_edges(values.shape)[0]))
-    for a, b in itertools.combinations(range(flat.size), 2):
-        if flat[a] and flat[b] and flat[a] != flat[b]:
-            expected[lowest[a, b]] += 1
-    np.testing.assert_array_equal(maximin_pair_counts(values, labels), expected)
-
-
-def test_3d_pair_counts_match_the_brute_force_search():
-    rng = np.random.default_rng(11)
-    values = rng.random((3, 3, 4))
-    labels = rng.integers(0, 3, (3, 3, 4))
+    values = rng.random(shape)  # distinct edge costs: each maximin path has one lowest edge
+    labels = rng.integers(0, regions, shape)
     lowest = _widest_bottleneck_edges(values)
     flat = labels.ravel()
     expected = np.zeros(len(_edges(values.shape)[0]))
