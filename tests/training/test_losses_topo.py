@@ -11,6 +11,7 @@ import torch
 from loss_cases import make_loss, value
 
 from segpipe.errors import ConfigError
+from segpipe.training.losses.registry import TermContext, build_loss
 from segpipe.training.losses.topo import (
     _edges,
     distance_target,
@@ -120,12 +121,12 @@ def test_negative_margins_have_no_gradient_and_softmax_uses_the_logit_difference
     assert not logits.grad.any()
 
 
-def _widest_bottleneck_edges(values: np.ndarray) -> np.ndarray:
+def _widest_bottleneck_edges(values: np.ndarray, connectivity: str) -> np.ndarray:
     """Brute force: for every pair of pixels, the lowest edge of its maximin path (Dijkstra on bottlenecks).
 
     Returns ``(N, N)`` edge indices (in :func:`_edges` order), -1 on the diagonal.
     """
-    first, second, _ = _edges(values.shape)
+    first, second, _ = _edges(values.shape, connectivity)
     flat = values.ravel()
     cost = flat[first] + flat[second]
     neighbours: dict[int, list[tuple[int, int]]] = {n: [] for n in range(flat.size)}
@@ -154,19 +155,29 @@ def _widest_bottleneck_edges(values: np.ndarray) -> np.ndarray:
     return result
 
 
+@pytest.mark.parametrize("connectivity", ["full", "face"])
 @pytest.mark.parametrize(("seed", "shape", "regions"),
                          [*((seed, (6, 6), 4) for seed in range(4)), (11, (3, 3, 4), 3)])
-def test_pair_counts_match_a_brute_force_maximin_search(seed, shape, regions):
+def test_pair_counts_match_a_brute_force_maximin_search(seed, shape, regions, connectivity):
     rng = np.random.default_rng(seed)
     values = rng.random(shape)  # distinct edge costs: each maximin path has one lowest edge
     labels = rng.integers(0, regions, shape)
-    lowest = _widest_bottleneck_edges(values)
+    lowest = _widest_bottleneck_edges(values, connectivity)
     flat = labels.ravel()
-    expected = np.zeros(len(_edges(values.shape)[0]))
+    expected = np.zeros(len(_edges(values.shape, connectivity)[0]))
     for a, b in itertools.combinations(range(flat.size), 2):
         if flat[a] and flat[b] and flat[a] != flat[b]:
             expected[lowest[a, b]] += 1
-    np.testing.assert_array_equal(maximin_pair_counts(values, labels), expected)
+    np.testing.assert_array_equal(maximin_pair_counts(values, labels, connectivity), expected)
+
+
+def test_regions_and_the_term_follow_the_runs_connectivity():
+    diagonal = np.eye(8, dtype=np.uint8)  # one diagonal line: one piece if 8-connected, eight if 4-connected
+    assert regions(diagonal, 0, "full").max() == 1 and regions(diagonal, 0, "face").max() == 8
+    assert build_loss("topo", {"topo": {"terms": [{"name": "topo"}]}},
+                      TermContext("sigmoid", 2, "accurate", connectivity="face")).terms["topo"].loss.connectivity == "face"
+    assert build_loss("topo", {"topo": {"terms": [{"name": "topo"}]}},
+                      TermContext("sigmoid", 2, "accurate")).terms["topo"].loss.connectivity == "full"
 
 
 def test_whole_windows_only_and_per_window_normalisation():

@@ -27,13 +27,14 @@ Windows
     The patch is cut into non-overlapping windows of ``window`` pixels a side from its origin; a
     remainder narrower than a window at the far sides is left out (TopoMortar: ``H // w`` windows).
 Regions
-    In each window, the connected components (face connectivity) of the label eroded by
+    In each window, the connected components (under the run's ``connectivity``, the one the
+    metrics count: 8-/26-connected for ``"full"``, 4-/6-connected for ``"face"``) of the label eroded by
     ``separation`` pixels (TopoMortar: the complement of the background dilated ``5`` times with
     scipy's cross, i.e. foreground pixels further than 5 steps, in city-block distance, from the
     background in the window; the window's border is not background). Pixels outside every region
     are unlabelled.
 Maximin paths and weights
-    The window is a 4-connected (2D) or 6-connected (3D) pixel graph with edge cost
+    The window is a pixel graph with the same connectivity (TopoMortar's: ``"face"``) and edge cost
     ``c(u, v) = y_u + y_v`` (the prediction, detached). For two pixels the *maximin path* is the
     path whose lowest edge is highest; its lowest edge is where Kruskal's algorithm on the edges in
     decreasing cost (a maximum spanning tree) first joins them. ``N_e`` counts the pairs of pixels
@@ -72,6 +73,8 @@ import numpy as np
 import torch
 from scipy import ndimage
 
+from segpipe.topology.connectivity import DEFAULT_CONNECTIVITY, check_connectivity, is_top_construction
+from segpipe.training.losses.options import connectivity as options_connectivity
 from segpipe.training.losses.options import integer, number
 from segpipe.training.losses.registry import LossTerm, Progress, TermContext, register_term
 
@@ -91,36 +94,56 @@ def distance_target(label: np.ndarray, d_max: float) -> np.ndarray:
     return np.minimum(ndimage.distance_transform_edt(foreground), d_max).astype(np.float32)
 
 
-def regions(label: np.ndarray, separation: int) -> np.ndarray:
-    """Components (face connectivity) of the foreground further than ``separation`` steps from the background.
+def regions(label: np.ndarray, separation: int, connectivity: str = DEFAULT_CONNECTIVITY) -> np.ndarray:
+    """Components of the foreground further than ``separation`` steps from the background.
 
-    The foreground eroded by ``separation`` iterations of the cross; outside the array is not
-    background. Returns integer labels, 0 outside every region.
+    The foreground eroded by ``separation`` iterations of the cross (TopoMortar's); outside the array
+    is not background. Components under ``connectivity`` (``"full"``: 8-/26-connected foreground, as
+    the metrics count; ``"face"``: 4-/6-connected). Returns integer labels, 0 outside every region.
     """
     background = np.asarray(label) <= 0
     if separation > 0 and background.any():
         background = ndimage.binary_dilation(background, iterations=separation)
-    return ndimage.label(~background)[0]
+    rank = background.ndim if is_top_construction(connectivity) else 1
+    return ndimage.label(~background, structure=ndimage.generate_binary_structure(background.ndim, rank))[0]
 
 
-def _edges(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, list[tuple[int, tuple[int, ...]]]]:
-    """Face-adjacent pixel pairs of a grid, axis by axis: first and second pixel (flat indices) and each axis's block."""
+def _offsets(ndim: int, connectivity: str) -> list[tuple[int, ...]]:
+    """One offset per neighbour direction (the first non-zero step positive): faces only, or every neighbour."""
+    if not is_top_construction(connectivity):
+        return [tuple(int(a == axis) for a in range(ndim)) for axis in range(ndim)]
+    steps = itertools.product((-1, 0, 1), repeat=ndim)
+    return [step for step in steps if any(step) and next(v for v in step if v) > 0]
+
+
+def _shifted(offset: tuple[int, ...], ndim: int) -> tuple[tuple[slice, ...], tuple[slice, ...]]:
+    """Slices of the first and the second pixel of every pair ``(x, x + offset)`` inside the grid."""
+    low = tuple(slice(max(0, -o), -o if o > 0 else None) for o in offset)
+    high = tuple(slice(max(0, o), None if o >= 0 else o) for o in offset)
+    return low[:ndim], high[:ndim]
+
+
+def _edges(shape: tuple[int, ...], connectivity: str = DEFAULT_CONNECTIVITY
+           ) -> tuple[np.ndarray, np.ndarray, list[tuple[tuple[int, ...], tuple[int, ...]]]]:
+    """Adjacent pixel pairs of a grid under ``connectivity``, direction by direction.
+
+    Returns the first and second pixel (flat indices) and each direction's ``(offset, block shape)``.
+    """
     index = np.arange(int(np.prod(shape))).reshape(shape)
     first, second, blocks = [], [], []
-    for axis in range(len(shape)):
-        low = index[tuple(slice(0, -1) if a == axis else slice(None) for a in range(len(shape)))]
-        high = index[tuple(slice(1, None) if a == axis else slice(None) for a in range(len(shape)))]
-        first.append(low.ravel())
-        second.append(high.ravel())
-        blocks.append((axis, low.shape))
+    for offset in _offsets(len(shape), connectivity):
+        low, high = _shifted(offset, len(shape))
+        first.append(index[low].ravel())
+        second.append(index[high].ravel())
+        blocks.append((offset, index[low].shape))
     return np.concatenate(first), np.concatenate(second), blocks
 
 
-def maximin_pair_counts(values: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """For each face-adjacent edge, the pairs of differently labelled pixels whose maximin path's lowest edge it is.
+def maximin_pair_counts(values: np.ndarray, labels: np.ndarray, connectivity: str = DEFAULT_CONNECTIVITY) -> np.ndarray:
+    """For each edge of the pixel graph under ``connectivity``, the pairs of differently labelled pixels whose maximin path's lowest edge it is.
 
-    Kruskal's algorithm on the edges in decreasing cost ``values[u] + values[v]`` (ties: axis 0's
-    edges first, then in C order): when an edge joins two trees, it is the lowest edge of the
+    Kruskal's algorithm on the edges in decreasing cost ``values[u] + values[v]`` (ties: in the
+    order of :func:`_edges`): when an edge joins two trees, it is the lowest edge of the
     maximin path of every pair with one pixel in each; the pairs whose two labels are both
     non-zero and different are counted on it.
 
@@ -136,7 +159,7 @@ def maximin_pair_counts(values: np.ndarray, labels: np.ndarray) -> np.ndarray:
     numpy.ndarray
         ``(E,)`` float64 counts, edges in the order of :func:`_edges`.
     """
-    first, second, _ = _edges(values.shape)
+    first, second, _ = _edges(values.shape, connectivity)
     flat = values.ravel().astype(np.float64)
     cost = flat[first] + flat[second]
     order = np.argsort(-cost, kind="stable")
@@ -181,30 +204,31 @@ def maximin_pair_counts(values: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return counts
 
 
-def window_weights(values: np.ndarray, label: np.ndarray, separation: int) -> np.ndarray:
+def window_weights(values: np.ndarray, label: np.ndarray, separation: int,
+                   connectivity: str = DEFAULT_CONNECTIVITY) -> np.ndarray:
     """The pixel weights ``w`` of one window: each edge's normalised negative-pair share on both its pixels."""
-    region = regions(label, separation)
+    region = regions(label, separation, connectivity)
     weights = np.zeros(values.shape)
     if region.max() < 2:  # no pair of different regions
         return weights
-    counts = maximin_pair_counts(values, region)
+    counts = maximin_pair_counts(values, region, connectivity)
     total = counts.sum()
     if total <= 0:
         return weights
     counts = counts / total
-    _, _, blocks = _edges(values.shape)
+    _, _, blocks = _edges(values.shape, connectivity)
     start = 0
-    for axis, shape in blocks:
+    for offset, shape in blocks:
         share = counts[start:start + int(np.prod(shape))].reshape(shape)
         start += share.size
-        low = tuple(slice(0, -1) if a == axis else slice(None) for a in range(values.ndim))
-        high = tuple(slice(1, None) if a == axis else slice(None) for a in range(values.ndim))
+        low, high = _shifted(offset, values.ndim)
         weights[low] += share
         weights[high] += share
     return weights
 
 
-def topo_weights(values: np.ndarray, labels: np.ndarray, window: int, separation: int) -> np.ndarray:
+def topo_weights(values: np.ndarray, labels: np.ndarray, window: int, separation: int,
+                 connectivity: str = DEFAULT_CONNECTIVITY) -> np.ndarray:
     """:func:`window_weights` of every whole window of every sample, ``(B, *spatial)`` (0 outside whole windows)."""
     weights = np.zeros(values.shape)
     spatial = values.shape[1:]
@@ -212,7 +236,7 @@ def topo_weights(values: np.ndarray, labels: np.ndarray, window: int, separation
     for b in range(values.shape[0]):
         for corner in itertools.product(*starts):
             at = (b,) + tuple(slice(c, c + window) for c in corner)
-            weights[at] = window_weights(values[at], labels[at], separation)
+            weights[at] = window_weights(values[at], labels[at], separation, connectivity)
     return weights
 
 
@@ -231,15 +255,17 @@ class TopoWindowLoss(torch.nn.Module):
     distance map (:func:`distance_target`).
     """
 
-    def __init__(self, *, alpha: float = 1e-3, window: int = 64, separation: int = 5) -> None:
+    def __init__(self, *, alpha: float = 1e-3, window: int = 64, separation: int = 5,
+                 connectivity: str = DEFAULT_CONNECTIVITY) -> None:
         super().__init__()
         self.alpha, self.window, self.separation = alpha, window, separation
+        self.connectivity = check_connectivity(connectivity)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor, distance: torch.Tensor) -> torch.Tensor:
         value = torch.relu(input[:, 0])
         regression = ((value - distance[:, 0].to(value.dtype)) ** 2).flatten(1).sum(1)
         weights = topo_weights(value.detach().cpu().numpy(), (target[:, 0] > 0.5).cpu().numpy(), self.window,
-                               self.separation)
+                               self.separation, self.connectivity)
         topological = (torch.from_numpy(weights).to(value.device, value.dtype) * value ** 2).flatten(1).sum(1)
         return (self.alpha * regression + topological).mean()
 
@@ -260,17 +286,21 @@ class TopoTerm(LossTerm):
         Clipping of the regressed distance (TopoMortar: 20).
     separation
         Erosion of the label, in pixels, before its components become regions (TopoMortar: 5).
+    connectivity
+        ``"full"`` or ``"face"``; default the run's ``connectivity``, the one the metrics count
+        (TopoMortar's graph is ``"face"``).
     """
 
     name = "topo"
     requires = (DISTANCE_KEY,)
 
     def __init__(self, context: TermContext, *, alpha: float = 1e-3, window: int = 64, d_max: float = 20.0,
-                 separation: int = 5) -> None:
+                 separation: int = 5, connectivity: str | None = None) -> None:
         super().__init__(context)
         self.d_max = number("d_max", d_max, strict=True)
         self.loss = TopoWindowLoss(alpha=number("alpha", alpha), window=integer("window", window, minimum=2),
-                                   separation=integer("separation", separation))
+                                   separation=integer("separation", separation),
+                                   connectivity=options_connectivity(connectivity, context.connectivity))
 
     def sample_extras(self, sample: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The label's clipped distance map, ``(1, *patch)``."""
